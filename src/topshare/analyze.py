@@ -1,0 +1,402 @@
+"""``analyze()``: sources -> engine -> metrics -> one typed :class:`~topshare.result.Analysis`.
+
+This is the whole core pipeline in one readable function; the CLI and (later) the web app call it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from topshare import __version__
+from topshare.backend import connect
+from topshare.columns import Roles, map_roles
+from topshare.engine import (
+    REASONS,
+    Prepared,
+    RejectStat,
+    Totals,
+    aggregate,
+    collect,
+    examples,
+    prepare,
+)
+from topshare.errors import InputError, RejectedRowsError, TopshareError, UsageError
+from topshare.metrics import (
+    HHI_BANDS,
+    MAJOR_SHARE,
+    abc_class,
+    compute_indices,
+    share,
+    sort_desc,
+    tie_at_boundary,
+    top_sums,
+)
+from topshare.money import exact_sum, to_decimal
+from topshare.result import (
+    Analysis,
+    Columns,
+    Concentration,
+    DateRange,
+    EntityValue,
+    Entropy,
+    Example,
+    Labels,
+    Money,
+    Negative,
+    Others,
+    Pareto,
+    Population,
+    Rejection,
+    Rows,
+    SourceInfo,
+    TopRow,
+)
+from topshare.sources import FILE_COL, ROW_COL, Source, open_source, validate_delimiter
+
+DEFAULT_CR = (1, 4, 10, 20)
+PathArg = str | os.PathLike[str]
+
+
+def analyze(
+    source: PathArg | Sequence[PathArg],
+    *,
+    customer: str | None = None,
+    amount: str | None = None,
+    date: str | None = None,
+    entity: str | None = None,
+    value: str | None = None,
+    count: bool = False,
+    top: int = 10,
+    cr: Sequence[int] = DEFAULT_CR,
+    pareto: float = 0.8,
+    hhi_bands: str = "2023",
+    strict: bool = False,
+    format: str | None = None,
+    delimiter: str | None = None,
+    header: bool | None = None,
+    encoding: str | None = None,
+    date_format: str | None = None,
+    decimal_comma: bool = False,
+    labels: Labels | None = None,
+    threads: int | None = None,
+) -> Analysis:
+    """Revenue from the top ``top`` customers and every concentration index, from files.
+
+    ``source`` is a path, a glob, ``"-"`` for stdin, or a list of them. Column roles come from
+    ``customer``/``entity``, ``amount``/``value`` and ``date``, else are detected from common
+    names; ``count=True`` counts rows instead of summing an amount.
+
+    >>> r = analyze("sales.csv", customer="customer_id", amount="amount")  # doctest: +SKIP
+    >>> r.top_n_share, r.hhi, r.gini  # doctest: +SKIP
+    """
+    ent_col = _one_of("customer", customer, "entity", entity)
+    val_col = _one_of("amount", amount, "value", value)
+    ks = _check_options(top, cr, pareto, hhi_bands)
+    labels = labels or Labels()
+    con = connect(threads=threads)
+    paths = [os.fspath(p) for p in ([source] if isinstance(source, (str, os.PathLike)) else source)]
+    with open_source(
+        con,
+        list(paths),
+        format=format,
+        delimiter=validate_delimiter(delimiter),
+        header=header,
+        encoding=encoding,
+    ) as src:
+        first = src.name(src.files[0])
+        roles = map_roles(
+            src.columns,
+            first if len(src.files) == 1 else f"{first} (and {len(src.files) - 1} more)",
+            entity=ent_col,
+            value=val_col,
+            date=date,
+            count=count,
+            content_types=src.content_types if not src.header else None,
+            entity_label=labels.entity,
+            value_label="amount",
+        )
+        opts = {"date_format": date_format, "decimal_comma": decimal_comma}
+        prepared = prepare(src.table, roles, file_col=FILE_COL, **opts)  # type: ignore[arg-type]
+        table = _run(src, lambda: aggregate(con, prepared))
+        malformed = src.malformed()
+        tot = _run(src, lambda: collect(table, prepared, max(top + 1, max(ks))))
+        money_in_units, rows_total = _engine_totals(table, prepared.scale)
+        rejections = _rejections(src, roles, tot, malformed, labels, opts)
+        rows_read = rows_total + len(malformed)
+        if strict and rejections:
+            raise RejectedRowsError(_strict_message(rejections))
+        if tot.rows_valid == 0:
+            detail = "; ".join(f"{r.rows:,} {r.reason}" for r in rejections) or "no data rows"
+            raise InputError(f"{first}: no rows left to analyse ({detail})")
+        return _build(
+            tot, ks, top, pareto, hhi_bands, roles, src, rejections, rows_read, money_in_units,
+            labels,
+        )  # fmt: skip
+
+
+def _one_of(a_name: str, a: str | None, b_name: str, b: str | None) -> str | None:
+    if a is not None and b is not None and a != b:
+        raise UsageError(f"give either {a_name}= or {b_name}=, not both")
+    return a if a is not None else b
+
+
+def _check_options(top: int, cr: Sequence[int], pareto: float, bands: str) -> list[int]:
+    if int(top) != top or top < 1:
+        raise UsageError(f"top N must be a whole number >= 1, got {top!r}")
+    ks = sorted({int(k) for k in cr})
+    if not ks or ks[0] < 1:
+        raise UsageError(f"CR k values must be whole numbers >= 1, got {list(cr)!r}")
+    if not 0 < float(pareto) <= 1:
+        raise UsageError(f"the Pareto threshold must be in (0, 1], got {pareto!r}")
+    if bands not in HHI_BANDS:
+        raise UsageError(f"HHI bands must be one of {', '.join(HHI_BANDS)}, got {bands!r}")
+    return ks
+
+
+def _run(src: Source, fn: Any) -> Any:
+    """Engine errors that escape the reader's own checks become one clear line."""
+    try:
+        return fn()
+    except TopshareError:
+        raise
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        first = text[0] if text else type(exc).__name__
+        where = ", ".join(src.name(f) for f in src.files[:3])
+        if "unicode" in first.lower() or "encod" in first.lower():
+            first += " (try --encoding latin-1 or utf-16)"
+        raise InputError(f"{where}: {first}") from exc
+
+
+def _engine_totals(table: Any, scale: int) -> tuple[int, int]:
+    """Money in and rows read, summed by the engine over every group (valid and rejected):
+    an independent check of the sums done in Python."""
+    row = table.aggregate(v=table.value.sum(), n=table.rows.sum()).to_pyarrow().to_pylist()[0]
+    value = row["v"] if row["v"] is not None else Decimal(0)
+    return int(value.scaleb(scale)), int(row["n"] or 0)
+
+
+def _rejections(
+    src: Source,
+    roles: Roles,
+    tot: Totals,
+    malformed: list[tuple[str, int, str, str]],
+    labels: Labels,
+    opts: dict[str, Any],
+) -> list[Rejection]:
+    stats = list(tot.rejected)
+    bad_lines: dict[str, list[tuple[str, int, str, str]]] = {}
+    for m in malformed:
+        reason = "bad_encoding" if "ENCODING" in m[2].upper() else "malformed_line"
+        bad_lines.setdefault(reason, []).append(m)
+    for reason, items in bad_lines.items():
+        stat = RejectStat(reason, len(items), None, unknown=len(items))
+        for f, *_ in items:
+            stat.by_file[f] = stat.by_file.get(f, 0) + 1
+        stats.append(stat)
+    order = list(REASONS)
+    stats.sort(key=lambda s: order.index(s.reason))
+    found: dict[str, list[Example]] = {
+        r: [Example(src.name(f), line, None, text[:200]) for f, line, _, text in items[:5]]
+        for r, items in bad_lines.items()
+    }
+    found.update(_row_examples(src, roles, stats, malformed, opts))
+    fmt = {"entity": labels.entity, "value": "amount", "scale": tot.scale}
+    return [
+        Rejection(
+            reason=s.reason,
+            description=REASONS[s.reason].format(**fmt),
+            rows=s.rows,
+            amount=to_decimal(s.units, tot.scale) if s.units is not None else None,
+            unreadable=s.unknown,
+            examples=found.get(s.reason, []),
+        )
+        for s in stats
+    ]
+
+
+def _row_examples(
+    src: Source,
+    roles: Roles,
+    stats: list[RejectStat],
+    malformed: list[tuple[str, int, str, str]],
+    opts: dict[str, Any],
+) -> dict[str, list[Example]]:
+    """Up to 5 examples per reason, file by file in order, with their line numbers."""
+    wanted = {s.reason: s for s in stats if s.reason not in ("malformed_line", "bad_encoding")}
+    found: dict[str, list[Example]] = {r: [] for r in wanted}
+    for file in src.files:
+        need = [r for r, s in wanted.items() if s.by_file.get(file) and len(found[r]) < 5]
+        if not need:
+            continue
+        numbered = prepare(src.numbered(file), roles, file_col=FILE_COL, keep=(ROW_COL,), **opts)
+        skipped = sorted(line for f, line, _, _ in malformed if f == file)
+        for row in _run(src, lambda p=numbered, n=need: examples(p, ROW_COL, n)):
+            reason = row["reason"]
+            if len(found[reason]) >= 5:
+                continue
+            found[reason].append(
+                Example(
+                    file=src.name(file),
+                    line=_line(src, int(row[ROW_COL]), skipped),
+                    entity=row.get("raw_entity"),
+                    value=row.get("raw_value"),
+                    date=row.get("raw_date"),
+                )
+            )
+    return found
+
+
+def _line(src: Source, record: int, skipped_lines: list[int]) -> int:
+    """Record number -> line number: header lines and skipped malformed lines come before."""
+    if src.format not in ("csv", "tsv"):
+        return record
+    line = record + (1 if src.header else 0)
+    for s in skipped_lines:
+        if s <= line:
+            line += 1
+    return line
+
+
+def _strip(text: str | None) -> str:
+    return "" if text is None else text
+
+
+def _strict_message(rejections: list[Rejection]) -> str:
+    total = sum(r.rows for r in rejections)
+    r = rejections[0]
+    where = ""
+    if r.examples:
+        ex = r.examples[0]
+        shown = ex.value if r.reason in ("bad_value", "too_precise", "missing_value") else ex.date
+        where = f"{ex.file}:{ex.line}: " + (f"{_strip(shown)!r}: " if shown is not None else "")
+    return (
+        f"{where}{r.description} ({r.reason}); {total:,} row(s) rejected in all "
+        "and --strict turns rejections into errors"
+    )
+
+
+def _build(
+    tot: Totals,
+    ks: list[int],
+    top: int,
+    pareto: float,
+    bands: str,
+    roles: Roles,
+    src: Source,
+    rejections: list[Rejection],
+    rows_read: int,
+    money_in_units: int,
+    labels: Labels,
+) -> Analysis:
+    scale = tot.scale
+    dec = lambda u: to_decimal(u, scale)  # noqa: E731
+    units = tot.units
+    n = int(units.size)
+    total = exact_sum(units)
+    desc = sort_desc(units)
+    sums = top_sums(desc, sorted({*ks, top}))
+    if [u for _, u in tot.top] != [int(u) for u in desc[: len(tot.top)]]:
+        raise AssertionError("engine ranking and per-entity totals disagree")
+    rows: list[TopRow] = []
+    running = 0
+    for rank, (key, u) in enumerate(tot.top[: min(top, n)], start=1):
+        before = share(running, total)
+        running += u
+        s = share(u, total)
+        rows.append(
+            TopRow(rank, key, dec(u), s, share(running, total), abc_class(before),
+                   s is not None and s >= MAJOR_SHARE)
+        )  # fmt: skip
+    top_sum = sums[top]
+    idx = compute_indices(units, pareto, bands)
+    neg_units = units[units < 0]
+    rejected_units = sum(r.amount.scaleb(scale) for r in rejections if r.amount is not None)
+    analysed_plus_rejected = total + int(rejected_units)
+    warnings = []
+    if total <= 0:
+        warnings.append("the total is not positive: shares are undefined (null)")
+    tie = tie_at_boundary(desc, top)
+    if tie:
+        warnings.append(
+            f"rank {top} and {top + 1} have the same total: the top-{top} set depends on the "
+            f"tie-break (key order)"
+        )
+    if neg_units.size:
+        warnings.append(
+            f"{neg_units.size:,} {labels.entities} have a negative net total and are left out of "
+            "the indices"
+        )
+    majors = [
+        EntityValue(k, dec(u), share(u, total))
+        for k, u in tot.top
+        if total > 0 and u * 10 >= total
+    ]
+    date_range = (
+        DateRange(tot.date_min, tot.date_max) if tot.date_min and tot.date_max else None
+    )
+    return Analysis(
+        total=dec(total),
+        n_entities=n,
+        top_n=top,
+        top_n_sum=dec(top_sum),
+        top_n_share=share(top_sum, total),
+        tie_at_boundary=tie,
+        top=rows,
+        others=Others(max(n - top, 0), dec(total - top_sum), share(total - top_sum, total)),
+        cr=[Concentration(k, dec(sums[k]), share(sums[k], total)) for k in ks],
+        hhi=idx.hhi,
+        hhi_points=idx.hhi_points,
+        hhi_normalized=idx.hhi_normalized,
+        hhi_band=idx.hhi_band,
+        hhi_bands=bands,
+        effective_number=idx.effective_number,
+        gini=idx.gini,
+        gini_corrected=idx.gini_corrected,
+        theil=idx.theil,
+        entropy=Entropy(idx.entropy, idx.entropy_normalized, idx.entropy_exp),
+        pareto=Pareto(float(pareto), idx.pareto_k, idx.pareto_fraction),
+        lorenz=idx.lorenz,
+        index_population=Population(idx.n, dec(idx.population_units)),
+        negative=Negative(
+            int(neg_units.size),
+            dec(exact_sum(neg_units)),
+            [EntityValue(k, dec(u), share(u, total)) for k, u in tot.negatives],
+        ),
+        major=majors,
+        rows=Rows(
+            read=rows_read,
+            analysed=tot.rows_valid,
+            rejected=sum(r.rows for r in rejections),
+            rejected_by_reason=rejections,
+        ),
+        money=Money(
+            in_=dec(money_in_units),
+            analysed=dec(total),
+            rejected=dec(int(rejected_units)),
+            unreadable_rows=sum(r.unreadable for r in rejections),
+            reconciled=money_in_units == analysed_plus_rejected,
+        ),
+        columns=Columns(
+            entity=roles.entity,
+            value=roles.value,
+            date=roles.date,
+            measure="count" if roles.value is None else "amount",
+            detected=dict(roles.how),
+        ),
+        source=SourceInfo(
+            paths=list(src.paths),
+            format=src.format,
+            files=len(src.files),
+            delimiter=src.delimiter,
+            header=src.header if src.format in ("csv", "tsv") else None,
+        ),
+        date_range=date_range,
+        labels=labels,
+        warnings=warnings,
+        scale=scale,
+        version=__version__,
+    )

@@ -1,0 +1,69 @@
+"""The embedded DuckDB engine behind Ibis.
+
+Ibis 12.0's DuckDB backend still calls ``fetch_arrow_table``/``fetch_record_batch`` on DuckDB
+cursors; DuckDB 2 removed them in favour of ``to_arrow_table``/``to_arrow_reader``. The backend
+below wraps the cursors it hands to Ibis so both work, without touching DuckDB's own classes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from typing import Any
+
+import duckdb
+from ibis.backends.duckdb import Backend as _IbisDuckDB
+
+
+class _Cursor:
+    """A DuckDB cursor with the pre-2.0 Arrow fetch names Ibis 12 uses."""
+
+    def __init__(self, cur: Any) -> None:
+        self._cur = cur
+
+    def fetch_arrow_table(self) -> Any:
+        # Ibis only fetches small metadata results this way; the copy DuckDB warns about is cheap.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return self._cur.to_arrow_table()
+
+    def fetch_record_batch(self, rows_per_batch: int = 1_000_000) -> Any:
+        return self._cur.to_arrow_reader(rows_per_batch)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cur, name)
+
+    def __enter__(self) -> _Cursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._cur.close()
+
+
+_NEEDS_SHIM = not hasattr(duckdb.DuckDBPyConnection, "fetch_arrow_table")
+
+
+class DuckDBBackend(_IbisDuckDB):  # type: ignore[misc]
+    """Ibis' DuckDB backend, made to work on DuckDB 2."""
+
+    def raw_sql(self, query: Any, **kwargs: Any) -> Any:
+        cur = super().raw_sql(query, **kwargs)
+        return _Cursor(cur) if _NEEDS_SHIM else cur
+
+
+def connect(threads: int | None = None, memory_limit: str | None = None) -> Any:
+    """A fresh in-memory DuckDB connection through Ibis, spilling to a temporary directory.
+
+    Sessions run in UTC so that timestamps without a zone mean the same thing everywhere.
+    """
+    spill = os.path.join(tempfile.gettempdir(), "topshare-spill")
+    con = DuckDBBackend().connect(database=":memory:")
+    raw = con.con
+    raw.execute("SET TimeZone = 'UTC'")
+    raw.execute(f"SET temp_directory = '{spill}'")
+    if threads:
+        raw.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        raw.execute("SET memory_limit = ?", [memory_limit])
+    return con

@@ -1,0 +1,287 @@
+"""Engine: Ibis expressions from rows to per-entity totals, rejection counts and examples.
+
+Nothing here imports a backend: the expressions run wherever the source table lives (DuckDB by
+default). Per-row data never comes into Python. One scan classifies every row (valid, or the
+first reason it is rejected), sums valid rows per entity and rejected rows per reason and file,
+and the result (one row per entity) is kept in the engine as a temporary table that the smaller
+queries below read.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt
+import numpy as np
+
+from topshare.columns import Roles
+from topshare.money import AMOUNT_SCALE, UnitsArray
+
+#: Reasons a row is rejected, in the order they are checked (a row counts once, for the first).
+REASONS: dict[str, str] = {
+    "malformed_line": "the line does not split into the file's columns",
+    "bad_encoding": "the line is not valid text in the file's encoding",
+    "missing_entity": "the {entity} is empty",
+    "missing_value": "the {value} is empty",
+    "bad_value": "the {value} is not a number",
+    "too_precise": "the {value} has more than {scale} decimal places",
+    "missing_date": "the date is empty",
+    "bad_date": "the date is not a date",
+}
+EXAMPLES_PER_REASON = 5
+_MAX_ENTITY_UNITS = 2**62
+
+_tmp_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Rows with their roles typed: ``entity`` (text), ``value`` (DECIMAL), ``reason``."""
+
+    table: Any
+    scale: int
+    has_date: bool
+
+
+@dataclass
+class RejectStat:
+    reason: str
+    rows: int
+    units: int | None  # sum of the parseable values of these rows; None when none could be read
+    unknown: int = 0  # rows whose value could not be read (not in any money sum)
+    by_file: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Totals:
+    """What the engine hands to the metrics: small, per-entity at most."""
+
+    scale: int
+    units: UnitsArray  # every entity's net total, in units, in no particular order
+    top: list[tuple[str, int]]  # the first ranked entities (value desc, key asc)
+    negatives: list[tuple[str, int]]  # the most negative entities (up to 10)
+    rows_valid: int
+    rejected: list[RejectStat]
+    date_min: datetime | None
+    date_max: datetime | None
+
+
+def prepare(
+    table: Any,
+    roles: Roles,
+    *,
+    file_col: str,
+    date_format: str | None = None,
+    decimal_comma: bool = False,
+    keep: tuple[str, ...] = (),
+) -> Prepared:
+    """Type the mapped columns and classify each row (``reason`` is NULL for a valid row)."""
+    scale = _scale_for(roles)
+    dec = dt.Decimal(38, scale)
+    raw_ent = table[roles.entity]
+    ent = raw_ent if roles_is_text(table, roles.entity) else raw_ent.cast("string")
+    missing_ent = ent.isnull() | (ent.strip() == "")
+
+    checks: list[tuple[Any, str]] = [(missing_ent, "missing_entity")]
+    if roles.value is None:
+        value = ibis.literal(1).cast(dec)
+    elif roles.value_kind == "text":
+        text = table[roles.value].strip()
+        value = _parse_amount(text, dec, decimal_comma)
+        checks.append((text.isnull() | (text == ""), "missing_value"))
+        checks.append((value.isnull(), "bad_value"))
+        checks.append((_too_precise(text, value, scale, decimal_comma), "too_precise"))
+    else:
+        value = table[roles.value].cast(dec)
+        checks.append((table[roles.value].isnull(), "missing_value"))
+
+    date = None
+    if roles.date is not None:
+        raw_date = table[roles.date]
+        if roles.date_kind == "text":
+            text_date = raw_date.strip()
+            date = _parse_date(text_date, date_format)
+            checks.append((text_date.isnull() | (text_date == ""), "missing_date"))
+            checks.append((date.isnull(), "bad_date"))
+        else:
+            date = raw_date.cast(dt.Timestamp(timezone="UTC"))
+            checks.append((raw_date.isnull(), "missing_date"))
+
+    reason = ibis.cases(*checks, else_=ibis.null(dt.string))
+    cols: dict[str, Any] = {
+        "entity": ent,
+        "value": value,
+        "reason": reason,
+        "file": table[file_col],
+    }
+    if date is not None:
+        cols["date"] = date
+    if keep:  # for examples: the raw text of the mapped columns and the row number
+        cols["raw_entity"] = raw_ent.cast("string")
+        if roles.value is not None:
+            cols["raw_value"] = table[roles.value].cast("string")
+        if roles.date is not None:
+            cols["raw_date"] = table[roles.date].cast("string")
+        for name in keep:
+            cols[name] = table[name]
+    return Prepared(table.select(**cols), scale, date is not None)
+
+
+def roles_is_text(table: Any, column: str) -> bool:
+    return bool(table[column].type().is_string())
+
+
+def _scale_for(roles: Roles) -> int:
+    if roles.value is None or roles.value_kind == "integer":
+        return 0
+    if roles.value_kind == "decimal":
+        return roles.value_scale
+    return AMOUNT_SCALE
+
+
+def _parse_amount(text: Any, dec: dt.DataType, decimal_comma: bool) -> Any:
+    """Plain numbers first; then '$1,234.50', '(12.00)' (negative), '1 234,50' with
+    ``decimal_comma``. Anything else is NULL (rejected as not a number)."""
+    if decimal_comma:
+        plain = text.replace(".", "").replace(" ", "").replace(",", ".")
+        first = plain.try_cast(dec)
+        cleaned = plain
+    else:
+        first = text.try_cast(dec)
+        cleaned = text
+    stripped = cleaned.re_replace(r"[\s$€£¥,()]", "")
+    number = stripped.try_cast(dec)
+    paren = text.startswith("(") & text.endswith(")")
+    stray = text.contains("(") | text.contains(")")
+    fallback = ibis.cases((paren, -number), (stray, ibis.null(dec)), else_=number)
+    return ibis.coalesce(first, fallback)
+
+
+def _too_precise(text: Any, value: Any, scale: int, decimal_comma: bool) -> Any:
+    """True when the text has more decimal places than ``scale`` that are not zeros (the parsed
+    value was rounded). Checked only for long fractions, so the second cast is rare."""
+    sep = "," if decimal_comma else "."
+    pos = text.find(sep)
+    long_fraction = (pos >= 0) & ((text.length() - pos - 1) > scale)
+    finer = text.replace(",", ".") if decimal_comma else text
+    exact = finer.try_cast(dt.Decimal(38, min(scale + 12, 37)))
+    return ibis.cases((long_fraction & value.notnull() & exact.notnull(), exact != value), else_=False)
+
+
+def _parse_date(text: Any, date_format: str | None) -> Any:
+    if date_format:
+        return _try_strptime(text, date_format).cast(dt.Timestamp(timezone="UTC"))
+    return text.try_cast(dt.Timestamp(timezone="UTC"))
+
+
+@ibis.udf.scalar.builtin(name="try_strptime")
+def _try_strptime(text: str, fmt: str) -> datetime:  # type: ignore[empty-body]
+    """DuckDB's TRY_STRPTIME: NULL where the text does not match the format."""
+
+
+def aggregate(con: Any, prepared: Prepared) -> Any:
+    """The one scan: valid rows summed per entity, rejected rows per reason and file.
+    Materialised as a temporary table in the engine and returned as an Ibis table."""
+    t = prepared.table
+    valid = t.reason.isnull()
+    # A value that was rounded (too_precise) is not known exactly: it joins no money sum.
+    value = ibis.cases((t.reason == "too_precise", ibis.null(t.value.type())), else_=t.value)
+    grouped = t.mutate(
+        entity=ibis.cases((valid, t.entity), else_=ibis.null(dt.string)),
+        file=ibis.cases((valid, ibis.null(dt.string)), else_=t.file),
+        value=value,
+        known=value.notnull().cast("int64"),
+    )
+    metrics: dict[str, Any] = {
+        "value": grouped.value.sum(),
+        "rows": ibis._.count(),
+        "known": grouped.known.sum(),
+    }
+    if prepared.has_date:
+        metrics["date_min"] = grouped.date.min()
+        metrics["date_max"] = grouped.date.max()
+    expr = grouped.group_by(["reason", "entity", "file"]).aggregate(**metrics)
+    return con.create_table(f"__topshare_totals_{next(_tmp_ids)}", expr, temp=True)
+
+
+def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:
+    """Small results from the aggregated table: units per entity, the top rows with keys,
+    the most negative entities, rejection statistics and the date range."""
+    scale = prepared.scale
+    valid = totals.filter(totals.reason.isnull())
+    stats = valid.aggregate(
+        n=valid.count(),
+        rows=valid.rows.sum(),
+        max_abs=valid.value.abs().max(),
+        **(
+            {"date_min": valid.date_min.min(), "date_max": valid.date_max.max()}
+            if prepared.has_date
+            else {}
+        ),
+    ).to_pyarrow().to_pylist()[0]
+    n = int(stats["n"] or 0)
+    max_abs = stats["max_abs"]
+    factor = 10**scale
+    if n and max_abs is not None and int(max_abs * factor) * n < _MAX_ENTITY_UNITS:
+        arr = valid.select(u=(valid.value * factor).cast("int64")).to_pyarrow()["u"]
+        units: UnitsArray = arr.to_numpy(zero_copy_only=False).astype(np.int64)
+    else:
+        decimals = valid.select("value").to_pyarrow()["value"].to_pylist()
+        units = np.array([int(d.scaleb(scale)) for d in decimals], dtype=np.object_)
+
+    top = (
+        valid.order_by([valid.value.desc(), valid.entity.asc()])
+        .limit(top_rows)
+        .select("entity", "value")
+        .to_pyarrow()
+        .to_pylist()
+    )
+    neg = (
+        valid.filter(valid.value < 0)
+        .order_by([valid.value.asc(), valid.entity.asc()])
+        .limit(10)
+        .select("entity", "value")
+        .to_pyarrow()
+        .to_pylist()
+    )
+    rej_rows = (
+        totals.filter(totals.reason.notnull())
+        .select("reason", "file", "value", "rows", "known")
+        .to_pyarrow()
+        .to_pylist()
+    )
+    rejected: dict[str, RejectStat] = {}
+    for r in rej_rows:
+        stat = rejected.setdefault(r["reason"], RejectStat(r["reason"], 0, None))
+        stat.rows += int(r["rows"])
+        stat.unknown += int(r["rows"]) - int(r["known"] or 0)
+        stat.by_file[r["file"]] = stat.by_file.get(r["file"], 0) + int(r["rows"])
+        if r["value"] is not None and int(r["known"] or 0) > 0:
+            stat.units = (stat.units or 0) + int(r["value"].scaleb(scale))
+    order = list(REASONS)
+    return Totals(
+        scale=scale,
+        units=units,
+        top=[(r["entity"], int(r["value"].scaleb(scale))) for r in top],
+        negatives=[(r["entity"], int(r["value"].scaleb(scale))) for r in neg],
+        rows_valid=int(stats["rows"] or 0),
+        rejected=sorted(rejected.values(), key=lambda s: order.index(s.reason)),
+        date_min=stats.get("date_min"),
+        date_max=stats.get("date_max"),
+    )
+
+
+def examples(prepared_numbered: Prepared, row_col: str, reasons: list[str]) -> list[dict[str, Any]]:
+    """Up to 5 rejected rows per reason from one file, in file order, with their record number
+    and the raw text of the mapped columns."""
+    t = prepared_numbered.table
+    picked = t.filter(t.reason.isin(reasons))
+    ranked = picked.mutate(
+        k=ibis.row_number().over(group_by=picked.reason, order_by=picked[row_col])
+    )
+    out = ranked.filter(ranked.k < EXAMPLES_PER_REASON).order_by(ranked[row_col])
+    return list(out.drop("k").to_pyarrow().to_pylist())

@@ -1,0 +1,148 @@
+"""Plain-text renderers: JSON, CSV (the top list), Markdown; and the dispatcher."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+
+from topshare.errors import UsageError
+from topshare.money import normalize
+from topshare.result import Analysis
+
+FORMATS = ("table", "json", "csv", "markdown")
+
+
+def render(result: Analysis, fmt: str, *, width: int | None = None, color: bool = False) -> str:
+    """Render ``result`` in one of :data:`FORMATS`."""
+    if fmt == "json":
+        return result.to_json() + "\n"
+    if fmt == "csv":
+        return to_csv(result)
+    if fmt == "markdown":
+        return to_markdown(result)
+    if fmt == "table":
+        from topshare.render.table import to_table
+
+        return to_table(result, width=width, color=color)
+    raise UsageError(f"unknown output format {fmt!r}: expected one of {', '.join(FORMATS)}")
+
+
+def money(value: Decimal | None, result: Analysis) -> str:
+    """A value for people: thousands separators, exact (at least two decimals for money)."""
+    if value is None:
+        return "n/a"
+    return f"{normalize(value, scale=result.scale):,}"
+
+
+def pct(x: float | None, places: int = 1) -> str:
+    return "n/a" if x is None else f"{100 * x:.{places}f} %"
+
+
+def num(x: float | None, places: int = 3) -> str:
+    return "n/a" if x is None else f"{x:,.{places}f}"
+
+
+def headline(result: Analysis) -> str:
+    """The KPI first: 'Top 10 customers: 1,234,567.89 = 41.2 % of revenue'."""
+    shown = min(result.top_n, result.n_entities)
+    who = result.labels.entities if shown != 1 else result.labels.entity
+    prefix = f"Top {result.top_n} {who}" if shown == result.top_n else f"All {shown} {who}"
+    return f"{prefix}: {money(result.top_n_sum, result)} = {pct(result.top_n_share)} of {result.labels.value}"
+
+
+def to_csv(result: Analysis) -> str:
+    """The top list with its Others row (the rows add up to the total)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["rank", result.labels.entity, "value", "share", "cumulative_share", "abc", "major"])
+    plain = result.to_dict()
+    for row in plain["top"]:
+        w.writerow(
+            [row["rank"], row["entity"], row["value"], _f(row["share"]),
+             _f(row["cumulative_share"]), row["abc"] or "", str(row["major"]).lower()]
+        )  # fmt: skip
+    others = plain["others"]
+    if result.others.entities:
+        w.writerow(["", f"Others ({others['entities']})", others["value"], _f(others["share"]),
+                    _f(1.0 if others["share"] is not None else None), "", "false"])  # fmt: skip
+    return buf.getvalue()
+
+
+def _f(x: float | None) -> str:
+    return "" if x is None else repr(float(x))
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(result: Analysis) -> str:
+    lines = [f"## {headline(result)}", ""]
+    lines += [
+        f"Total {result.labels.value}: **{money(result.total, result)}** from "
+        f"{result.n_entities:,} {result.labels.entities}.",
+        "",
+        f"| # | {result.labels.entity} | {result.labels.value} | share | cumulative | ABC |",
+        "|---:|---|---:|---:|---:|:---:|",
+    ]
+    for r in result.top:
+        lines.append(
+            f"| {r.rank} | {_md_escape(r.entity)}{' ★' if r.major else ''} | {money(r.value, result)} "
+            f"| {pct(r.share)} | {pct(r.cumulative_share)} | {r.abc or ''} |"
+        )
+    if result.others.entities:
+        lines.append(
+            f"| | *Others ({result.others.entities:,})* | {money(result.others.value, result)} "
+            f"| {pct(result.others.share)} | | |"
+        )
+    lines.append(f"| | **Total** | **{money(result.total, result)}** | | | |")
+    lines += ["", "| index | value |", "|---|---:|"]
+    for name, value in index_lines(result):
+        lines.append(f"| {name} | {value} |")
+    lines += ["", f"Rows: {result.rows.read:,} read, {result.rows.analysed:,} analysed, "
+                  f"{result.rows.rejected:,} rejected. {reconciliation(result)}"]  # fmt: skip
+    for rej in result.rows.rejected_by_reason:
+        lines.append(f"- {rej.rows:,} × {rej.reason}: {rej.description}")
+    for w in result.warnings:
+        lines.append(f"> Note: {w}")
+    return "\n".join(lines) + "\n"
+
+
+def index_lines(result: Analysis) -> list[tuple[str, str]]:
+    """The indices as (name, formatted value) pairs, shared by the table and Markdown views."""
+    out = [(f"CR{c.k}", f"{pct(c.share)} ({money(c.sum, result)})") for c in result.cr]
+    band = f" — {result.hhi_band} ({result.hhi_bands} bands)" if result.hhi_band else ""
+    out += [
+        ("HHI", f"{num(result.hhi_points, 0)} points{band}"),
+        ("HHI normalized", num(result.hhi_normalized, 4)),
+        ("Effective number (1/HHI)", num(result.effective_number, 1)),
+        ("Gini (corrected)", f"{num(result.gini, 4)} ({num(result.gini_corrected, 4)})"),
+        ("Theil T", num(result.theil, 4)),
+        (
+            "Shannon entropy (normalized, exp)",
+            f"{num(result.entropy.shannon, 4)} ({num(result.entropy.normalized, 4)}, "
+            f"{num(result.entropy.exp, 1)})",
+        ),
+    ]
+    p = result.pareto
+    if p.k is not None:
+        out.append(
+            (
+                f"Pareto point ({pct(p.threshold, 0)})",
+                f"top {p.k:,} {result.labels.entities} = {pct(p.fraction, 2)} of them",
+            )
+        )
+    return out
+
+
+def reconciliation(result: Analysis) -> str:
+    m = result.money
+    mark = "reconciled" if m.reconciled else "DOES NOT RECONCILE"
+    text = (
+        f"Money in {money(m.in_, result)} = analysed {money(m.analysed, result)} + rejected "
+        f"{money(m.rejected, result)} ({mark})"
+    )
+    if m.unreadable_rows:
+        text += f"; {m.unreadable_rows:,} row(s) had no readable amount"
+    return text

@@ -1,0 +1,343 @@
+"""Open files as one Ibis table: CSV/TSV, Parquet, JSON/NDJSON, gzip, globs, several files, stdin.
+
+A :class:`Source` knows its files, their format and dialect, the user's columns and their types,
+and how to number rows (file and line) for the examples of rejected rows. Reading is done by the
+engine (DuckDB's readers); nothing here loops over rows in Python. Text formats are read with
+every column as text, so that keys keep their leading zeros and case and amounts are validated
+by topshare rather than guessed by a reader.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import os
+import shutil
+import sys
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from topshare.errors import InputError, UsageError
+
+FILE_COL = "__topshare_file"
+ROW_COL = "__topshare_row"
+FORMATS = ("csv", "tsv", "parquet", "json")
+ENCODINGS = ("utf-8", "utf-16", "latin-1")
+_EXT = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".json": "json",
+    ".ndjson": "json",
+    ".jsonl": "json",
+}
+
+
+@dataclass
+class Source:
+    """Files opened for analysis. Close it (or use ``with``) to remove stdin spool files."""
+
+    con: Any
+    paths: list[str]
+    files: list[str]
+    format: str
+    columns: dict[str, Any]
+    header: bool = True
+    delimiter: str | None = None
+    encoding: str = "utf-8"
+    content_types: dict[str, str] = field(default_factory=dict)
+    display: dict[str, str] = field(default_factory=dict)
+    _reader_sql: str = ""
+    _tmpdir: str | None = None
+    _rejects: int = 0
+
+    @property
+    def table(self) -> Any:
+        """The rows as an Ibis table: the user's columns plus the file each row came from."""
+        return self.con.sql(f"SELECT * FROM {self._reader(self.files, rejects=True)}")
+
+    def numbered(self, file: str) -> Any:
+        """Rows of one file with their record number (1-based, in file order)."""
+        reader = self._reader([file], rejects=False)
+        if self.format == "parquet":
+            sql = f"SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {ROW_COL} FROM {reader}"
+        else:
+            # A streaming ROW_NUMBER() over the scan keeps the reader's order (file order).
+            sql = f"SELECT *, ROW_NUMBER() OVER () AS {ROW_COL} FROM {reader}"
+        return self.con.sql(sql)
+
+    def name(self, file: str) -> str:
+        """How a file is named in messages: as the user wrote it, '-' for stdin."""
+        return self.display.get(file, file)
+
+    def malformed(self) -> list[tuple[str, int, str, str]]:
+        """Lines the CSV reader could not split into the expected columns, from the last scan:
+        (file, line, error type, line text)."""
+        if self.format not in ("csv", "tsv") or not self._rejects:
+            return []
+        raw = self.con.con
+        try:
+            rows = raw.execute(
+                f"SELECT s.file_path, e.line, e.error_type, e.csv_line FROM __ts_rej_err_{self._rejects} e "
+                f"JOIN __ts_rej_scan_{self._rejects} s USING (scan_id, file_id) ORDER BY s.file_path, e.line"
+            ).fetchall()
+        except Exception:  # no rejected line: the tables were never created
+            return []
+        return [(str(f), int(line), str(kind), str(text or "")) for f, line, kind, text in rows]
+
+    def close(self) -> None:
+        if self._tmpdir:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _reader(self, files: list[str], rejects: bool) -> str:
+        listing = "[" + ", ".join(_quote(f) for f in files) + "]"
+        opts = self._reader_sql
+        if self.format in ("csv", "tsv"):
+            if rejects:
+                self._rejects += 1
+                n = self._rejects
+                opts += (
+                    f", store_rejects=true, rejects_table='__ts_rej_err_{n}', "
+                    f"rejects_scan='__ts_rej_scan_{n}'"
+                )
+            else:
+                opts += ", ignore_errors=true"
+            return f"read_csv({listing}{opts})"
+        if self.format == "parquet":
+            extra = ", file_row_number=true" if not rejects else ""
+            return f"read_parquet({listing}{opts}{extra})"
+        return f"read_json({listing}{opts})"
+
+
+def open_source(
+    con: Any,
+    inputs: str | os.PathLike[str] | list[str | os.PathLike[str]],
+    *,
+    format: str | None = None,
+    delimiter: str | None = None,
+    header: bool | None = None,
+    encoding: str | None = None,
+) -> Source:
+    """Open one or more paths or globs ('-' for stdin) as a :class:`Source`."""
+    items = [str(i) for i in (inputs if isinstance(inputs, list) else [inputs])]
+    if not items:
+        raise UsageError("no input given: name a file, a glob, or '-' for stdin")
+    if format is not None and format not in FORMATS:
+        raise UsageError(f"unknown input format {format!r}: expected one of {', '.join(FORMATS)}")
+    if encoding is not None and encoding.lower() not in ENCODINGS:
+        raise UsageError(f"unknown encoding {encoding!r}: expected one of {', '.join(ENCODINGS)}")
+    tmpdir: str | None = None
+    files: list[str] = []
+    display: dict[str, str] = {}
+    for item in items:
+        if item == "-":
+            tmpdir = tmpdir or tempfile.mkdtemp(prefix="topshare-stdin-")
+            spooled = _spool_stdin(tmpdir, format)
+            files.append(spooled)
+            display[spooled] = "-"
+            continue
+        matches = sorted(glob.glob(item)) if glob.has_magic(item) else [item]
+        if not matches:
+            raise InputError(f"{item}: no file matches this pattern")
+        for m in matches:
+            if os.path.isdir(m):
+                raise InputError(f"{m}: is a directory; give the files in it, e.g. '{m}/*.csv'")
+            if not os.path.exists(m):
+                raise InputError(f"{m}: no such file")
+            files.append(m)
+    try:
+        fmt = format or _detect_format(files[0], display)
+        for f in files:
+            _check_file(f, display.get(f, f), fmt)
+        src = Source(con=con, paths=items, files=files, format=fmt, columns={}, display=display)
+        src.encoding = (encoding or "utf-8").lower()
+        src._tmpdir = tmpdir
+        _configure(src, delimiter=delimiter, header=header)
+        return src
+    except BaseException:
+        if tmpdir:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+        raise
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _spool_stdin(tmpdir: str, format: str | None) -> str:
+    """Copy stdin to a file: the reader needs to sniff it and read it more than once."""
+    stream: IO[bytes] = sys.stdin.buffer
+    head = stream.read(65536)
+    if not head:
+        raise InputError("-: standard input is empty")
+    gz = head[:2] == b"\x1f\x8b"
+    sample = head
+    if gz:
+        try:
+            sample = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 65536)
+        except zlib.error:
+            raise InputError("-: standard input is not valid gzip data") from None
+    fmt = format or (
+        "parquet"
+        if sample[:4] == b"PAR1"
+        else "json"
+        if sample.lstrip()[:1] in (b"{", b"[")
+        else "csv"
+    )
+    suffix = {"csv": ".csv", "tsv": ".tsv", "parquet": ".parquet", "json": ".json"}[fmt]
+    path = os.path.join(tmpdir, "stdin" + suffix + (".gz" if gz else ""))
+    with open(path, "wb") as out:
+        out.write(head)
+        shutil.copyfileobj(stream, out, 1 << 20)
+    return path
+
+
+def _strip_gz(path: str) -> tuple[str, bool]:
+    return (path[:-3], True) if path.lower().endswith(".gz") else (path, False)
+
+
+def _detect_format(path: str, display: dict[str, str]) -> str:
+    base, _ = _strip_gz(path)
+    fmt = _EXT.get(Path(base).suffix.lower())
+    if fmt:
+        return fmt
+    head = _head(path, display.get(path, path))
+    if head[:4] == b"PAR1":
+        return "parquet"
+    if head.lstrip()[:1] in (b"{", b"["):
+        return "json"
+    return "csv"
+
+
+def _head(path: str, name: str, size: int = 8192) -> bytes:
+    """The first bytes of a file, decompressed when gzipped; broken gzip is a clear error."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(size)
+        if raw[:2] != b"\x1f\x8b":
+            return raw
+        with gzip.open(path, "rb") as gz:
+            return gz.read(size)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{name}: cannot be decompressed as gzip ({exc})") from None
+
+
+def _check_file(path: str, name: str, fmt: str) -> None:
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{name}: cannot be read (permission denied)")
+    if os.path.getsize(path) == 0:
+        raise InputError(f"{name}: file is empty")
+    head = _head(path, name)
+    if fmt == "parquet":
+        if head[:4] != b"PAR1":
+            raise InputError(f"{name}: not a Parquet file (expected the 'PAR1' magic bytes)")
+        return
+    if not head.strip():
+        raise InputError(f"{name}: file is empty")
+    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(f"{name}: looks like a binary file, not {fmt.upper()} text")
+    if path.lower().endswith(".gz"):
+        _check_gzip_whole(path, name)
+
+
+def _check_gzip_whole(path: str, name: str) -> None:
+    """A truncated gzip member fails only at its end; check before any query starts."""
+    try:
+        with gzip.open(path, "rb") as gz:
+            while gz.read(1 << 22):
+                pass
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{name}: broken gzip data ({exc})") from None
+
+
+def _configure(src: Source, *, delimiter: str | None, header: bool | None) -> None:
+    """Sniff the dialect (CSV), build the reader options and read the schema."""
+    raw = src.con.con
+    first = src.name(src.files[0])
+    if src.format in ("csv", "tsv"):
+        delim = delimiter or ("\t" if src.format == "tsv" else None)
+        sniff_opts = f", delim={_quote(delim)}" if delim else ""
+        try:
+            row = raw.execute(
+                f"SELECT Delimiter, Quote, Escape, HasHeader, Columns FROM sniff_csv({_quote(src.files[0])}"
+                f"{sniff_opts}, encoding={_quote(src.encoding)}, sample_size=20480)"
+            ).fetchone()
+        except Exception as exc:
+            raise InputError(f"{first}: not readable as CSV ({_first_line(exc)})") from None
+        assert row is not None
+        sniffed_delim, quote, escape, has_header, columns = (
+            "" if v == "(empty)" else v for v in row
+        )
+        src.delimiter = delim or sniffed_delim
+        src.header = bool(has_header) if header is None else header
+        src.content_types = {c["name"]: c["type"] for c in columns}
+        opts = (
+            f", delim={_quote(src.delimiter or ',')}, quote={_quote(quote or '')}, escape={_quote(escape or '')}"
+            f", header={str(src.header).lower()}, all_varchar=true, encoding={_quote(src.encoding)}"
+            f", filename={_quote(FILE_COL)}, null_padding=false"
+        )
+        if len(src.files) > 1:
+            opts += ", union_by_name=true"
+        src._reader_sql = opts
+    elif src.format == "parquet":
+        src._reader_sql = f", filename={_quote(FILE_COL)}" + (", union_by_name=true" if len(src.files) > 1 else "")
+    else:
+        src._reader_sql = f", filename={_quote(FILE_COL)}, format='auto'" + (
+            ", union_by_name=true" if len(src.files) > 1 else ""
+        )
+    try:
+        schema = src.con.sql(f"SELECT * FROM {src._reader(src.files, rejects=False)} LIMIT 0").schema()
+    except Exception as exc:
+        raise InputError(f"{first}: cannot be read as {src.format.upper()} ({_first_line(exc)})") from None
+    src.columns = {name: typ for name, typ in schema.items() if name != FILE_COL}
+    if src.format == "json":
+        _unwrap_json(src, schema)
+    if not src.columns:
+        raise InputError(f"{first}: no columns found")
+
+
+def _unwrap_json(src: Source, schema: Any) -> None:
+    """JSON fields of mixed type come back as JSON text; read them as plain text instead."""
+    mixed = [n for n, t in schema.items() if str(t) == "json"]
+    if not mixed:
+        return
+    repl = ", ".join(f'"{n}"->>\'$\' AS "{n}"' for n in mixed)
+    base = src._reader_sql
+    src._reader_sql = base  # the reader stays; the projection below replaces the columns
+    original = src._reader
+
+    def reader(files: list[str], rejects: bool) -> str:
+        return f"(SELECT * REPLACE ({repl}) FROM {original(files, rejects)})"
+
+    src._reader = reader  # type: ignore[method-assign]
+    for n in mixed:
+        src.columns[n] = "string"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def validate_delimiter(value: str | None) -> str | None:
+    """'\\t' and 'tab' as a tab; one character otherwise."""
+    if value is None:
+        return None
+    if value in ("\\t", "tab", "TAB"):
+        return "\t"
+    if len(value) != 1:
+        raise UsageError(f"--delimiter must be one character (or 'tab'), got {value!r}")
+    return value
