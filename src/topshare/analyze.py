@@ -15,7 +15,6 @@ from topshare.backend import connect
 from topshare.columns import Roles, map_roles
 from topshare.engine import (
     REASONS,
-    Prepared,
     RejectStat,
     Totals,
     aggregate,
@@ -261,8 +260,13 @@ def _line(src: Source, record: int, skipped_lines: list[int]) -> int:
     return line
 
 
-def _strip(text: str | None) -> str:
-    return "" if text is None else text
+def shown_value(reason: str, ex: Example) -> str | None:
+    """The raw text that explains a rejection: the amount, the date or the line."""
+    if reason in ("bad_value", "too_precise", "malformed_line", "bad_encoding"):
+        return ex.value
+    if reason == "bad_date":
+        return ex.date
+    return None
 
 
 def _strict_message(rejections: list[Rejection]) -> str:
@@ -271,8 +275,8 @@ def _strict_message(rejections: list[Rejection]) -> str:
     where = ""
     if r.examples:
         ex = r.examples[0]
-        shown = ex.value if r.reason in ("bad_value", "too_precise", "missing_value") else ex.date
-        where = f"{ex.file}:{ex.line}: " + (f"{_strip(shown)!r}: " if shown is not None else "")
+        shown = shown_value(r.reason, ex)
+        where = f"{ex.file}:{ex.line}: " + (f"{shown!r}: " if shown is not None else "")
     return (
         f"{where}{r.description} ({r.reason}); {total:,} row(s) rejected in all "
         "and --strict turns rejections into errors"
@@ -293,7 +297,10 @@ def _build(
     labels: Labels,
 ) -> Analysis:
     scale = tot.scale
-    dec = lambda u: to_decimal(u, scale)  # noqa: E731
+
+    def dec(u: int) -> Decimal:
+        return to_decimal(u, scale)
+
     units = tot.units
     n = int(units.size)
     total = exact_sum(units)
@@ -331,13 +338,9 @@ def _build(
             "the indices"
         )
     majors = [
-        EntityValue(k, dec(u), share(u, total))
-        for k, u in tot.top
-        if total > 0 and u * 10 >= total
+        EntityValue(k, dec(u), share(u, total)) for k, u in tot.top if total > 0 and u * 10 >= total
     ]
-    date_range = (
-        DateRange(tot.date_min, tot.date_max) if tot.date_min and tot.date_max else None
-    )
+    date_range = DateRange(tot.date_min, tot.date_max) if tot.date_min and tot.date_max else None
     return Analysis(
         total=dec(total),
         n_entities=n,

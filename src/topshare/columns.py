@@ -173,7 +173,9 @@ def map_roles(
         if dt is None:
             how.pop("date")
     if val is not None and val == ent:
-        raise ColumnError(f"{where}: column {ent!r} cannot be both the {entity_label} and the {value_label}")
+        raise ColumnError(
+            f"{where}: column {ent!r} cannot be both the {entity_label} and the {value_label}"
+        )
     if dt is not None and dt in (ent, val):
         raise ColumnError(f"{where}: column {dt!r} cannot be the date and another role at once")
 
@@ -196,5 +198,7 @@ def map_roles(
     if dt is not None:
         date_kind = kind_of(columns[dt])
         if date_kind not in ("text", "date", "timestamp"):
-            raise ColumnError(f"{where}: column {dt!r} (date) has type {columns[dt]}; expected dates")
+            raise ColumnError(
+                f"{where}: column {dt!r} (date) has type {columns[dt]}; expected dates"
+            )
     return Roles(ent, val, dt, how, value_kind, scale, date_kind)

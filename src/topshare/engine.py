@@ -169,7 +169,9 @@ def _too_precise(text: Any, value: Any, scale: int, decimal_comma: bool) -> Any:
     long_fraction = (pos >= 0) & ((text.length() - pos - 1) > scale)
     finer = text.replace(",", ".") if decimal_comma else text
     exact = finer.try_cast(dt.Decimal(38, min(scale + 12, 37)))
-    return ibis.cases((long_fraction & value.notnull() & exact.notnull(), exact != value), else_=False)
+    return ibis.cases(
+        (long_fraction & value.notnull() & exact.notnull(), exact != value), else_=False
+    )
 
 
 def _parse_date(text: Any, date_format: str | None) -> Any:
@@ -213,16 +215,20 @@ def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:
     the most negative entities, rejection statistics and the date range."""
     scale = prepared.scale
     valid = totals.filter(totals.reason.isnull())
-    stats = valid.aggregate(
-        n=valid.count(),
-        rows=valid.rows.sum(),
-        max_abs=valid.value.abs().max(),
-        **(
-            {"date_min": valid.date_min.min(), "date_max": valid.date_max.max()}
-            if prepared.has_date
-            else {}
-        ),
-    ).to_pyarrow().to_pylist()[0]
+    stats = (
+        valid.aggregate(
+            n=valid.count(),
+            rows=valid.rows.sum(),
+            max_abs=valid.value.abs().max(),
+            **(
+                {"date_min": valid.date_min.min(), "date_max": valid.date_max.max()}
+                if prepared.has_date
+                else {}
+            ),
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
     n = int(stats["n"] or 0)
     max_abs = stats["max_abs"]
     factor = 10**scale

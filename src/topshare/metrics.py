@@ -45,7 +45,8 @@ class Indices:
 def sort_desc(units: UnitsArray) -> UnitsArray:
     """Totals in ranking order (descending). Ties keep no key order: callers that need keys get
     them from the engine, which breaks ties by entity key ascending."""
-    return np.sort(units)[::-1].copy()
+    out: UnitsArray = np.sort(units)[::-1].copy()
+    return out
 
 
 def top_sums(sorted_desc: UnitsArray, ks: list[int]) -> dict[int, int]:
@@ -94,9 +95,9 @@ def abc_class(cumulative_before: float | None) -> str | None:
     return "C"
 
 
-def lorenz_points(ascending: npt.NDArray[np.float64], max_points: int = LORENZ_MAX_POINTS) -> list[
-    tuple[float, float]
-]:
+def lorenz_points(
+    ascending: npt.NDArray[np.float64], max_points: int = LORENZ_MAX_POINTS
+) -> list[tuple[float, float]]:
     """(i/n, cumulative share of the i smallest) from (0, 0) to (1, 1), thinned to at most
     ``max_points`` points, both ends kept. ``ascending`` holds shares summing to 1."""
     n = ascending.size
@@ -117,10 +118,10 @@ def compute_indices(units: UnitsArray, pareto: float | str = 0.8, bands: str = "
     pop = units[units >= 0]
     n = int(pop.size)
     p_units = exact_sum(pop)
-    empty = Indices(n, p_units, *([None] * 13), lorenz=[])  # type: ignore[arg-type]
     if n == 0 or p_units <= 0:
-        return empty
-    asc = np.sort(pop)
+        return Indices(n, p_units, None, None, None, None, None, None, None, None, None, None,
+                       None, None, None, [])  # fmt: skip
+    asc: UnitsArray = np.sort(pop)
     s = asc.astype(np.float64) / float(p_units)
     hhi = float(np.sum(s * s))
     points = 10_000.0 * hhi

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -16,7 +17,8 @@ import numpy.typing as npt
 #: Scale (decimal places) used for amounts parsed from text and for floating-point columns.
 AMOUNT_SCALE = 6
 
-UnitsArray = npt.NDArray[np.int64] | npt.NDArray[np.object_]
+#: int64 units, or Python ints (dtype object) when a sum could overflow int64.
+UnitsArray = npt.NDArray[Any]
 
 
 def to_decimal(units: int, scale: int) -> Decimal:
@@ -52,7 +54,7 @@ def exact_sum(units: UnitsArray) -> int:
     return int(units.sum(dtype=np.int64)) if _fits_int64(units) else int(sum(int(u) for u in units))
 
 
-def _fits_int64(units: npt.NDArray[np.int64]) -> bool:
+def _fits_int64(units: UnitsArray) -> bool:
     if units.size == 0:
         return True
     bound = int(np.abs(units).max())

@@ -278,9 +278,8 @@ def _configure(src: Source, *, delimiter: str | None, header: bool | None) -> No
         except Exception as exc:
             raise InputError(f"{first}: not readable as CSV ({_first_line(exc)})") from None
         assert row is not None
-        sniffed_delim, quote, escape, has_header, columns = (
-            "" if v == "(empty)" else v for v in row
-        )
+        values: list[Any] = ["" if v == "(empty)" else v for v in row]
+        sniffed_delim, quote, escape, has_header, columns = values
         src.delimiter = delim or sniffed_delim
         src.header = bool(has_header) if header is None else header
         src.content_types = {c["name"]: c["type"] for c in columns}
@@ -293,15 +292,21 @@ def _configure(src: Source, *, delimiter: str | None, header: bool | None) -> No
             opts += ", union_by_name=true"
         src._reader_sql = opts
     elif src.format == "parquet":
-        src._reader_sql = f", filename={_quote(FILE_COL)}" + (", union_by_name=true" if len(src.files) > 1 else "")
+        src._reader_sql = f", filename={_quote(FILE_COL)}" + (
+            ", union_by_name=true" if len(src.files) > 1 else ""
+        )
     else:
         src._reader_sql = f", filename={_quote(FILE_COL)}, format='auto'" + (
             ", union_by_name=true" if len(src.files) > 1 else ""
         )
     try:
-        schema = src.con.sql(f"SELECT * FROM {src._reader(src.files, rejects=False)} LIMIT 0").schema()
+        schema = src.con.sql(
+            f"SELECT * FROM {src._reader(src.files, rejects=False)} LIMIT 0"
+        ).schema()
     except Exception as exc:
-        raise InputError(f"{first}: cannot be read as {src.format.upper()} ({_first_line(exc)})") from None
+        raise InputError(
+            f"{first}: cannot be read as {src.format.upper()} ({_first_line(exc)})"
+        ) from None
     src.columns = {name: typ for name, typ in schema.items() if name != FILE_COL}
     if src.format == "json":
         _unwrap_json(src, schema)

@@ -9,6 +9,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from topshare.analyze import shown_value
 from topshare.render.text import headline, index_lines, money, pct, reconciliation
 from topshare.result import Analysis
 
@@ -116,7 +117,7 @@ def _view(result: Analysis) -> Group:
         amount = f", amount {money(rej.amount, result)}" if rej.amount is not None else ""
         parts.append(Text(f"  {rej.rows:,} rejected: {rej.description} [{rej.reason}]{amount}"))
         for ex in rej.examples:
-            shown = ex.value if ex.value is not None else ex.entity
+            shown = shown_value(rej.reason, ex)
             loc = f"{ex.file}:{ex.line}" if ex.line is not None else ex.file
             parts.append(Text(f"      {loc}  {shown!r}" if shown is not None else f"      {loc}",
                               style="dim"))  # fmt: skip

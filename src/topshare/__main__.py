@@ -1,0 +1,5 @@
+"""python -m topshare"""
+
+from topshare.cli import main
+
+main()
