@@ -51,6 +51,12 @@ class DuckDBBackend(_IbisDuckDB):  # type: ignore[misc]
         cur = super().raw_sql(query, **kwargs)
         return _Cursor(cur) if _NEEDS_SHIM else cur
 
+    def get_schema(self, *args: Any, **kwargs: Any) -> Any:
+        # Ibis 12 reads table schemas with the relation's deprecated fetch_arrow_table().
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "fetch_arrow_table", DeprecationWarning)
+            return super().get_schema(*args, **kwargs)
+
 
 def connect(threads: int | None = None, memory_limit: str | None = None) -> Any:
     """A fresh in-memory DuckDB connection through Ibis, spilling to a temporary directory.

@@ -143,21 +143,30 @@ def _scale_for(roles: Roles) -> int:
     return AMOUNT_SCALE
 
 
+# Formatted amounts accepted when a plain cast fails: an optional sign, currency symbol and
+# parentheses (negative), and thousands separators in groups of exactly three digits, so that
+# "1,50" is never read as 150.
+_CURRENCY = "[$€£¥]"
+_EN_AMOUNT = rf"^\(?[-+]?{_CURRENCY}?\s?[-+]?\d{{1,3}}(,\d{{3}})*(\.\d+)?\)?$"
+_EU_AMOUNT = rf"^\(?[-+]?{_CURRENCY}?\s?[-+]?\d{{1,3}}([. ]\d{{3}})*(,\d+)?\s?{_CURRENCY}?\)?$"
+
+
 def _parse_amount(text: Any, dec: dt.DataType, decimal_comma: bool) -> Any:
-    """Plain numbers first; then '$1,234.50', '(12.00)' (negative), '1 234,50' with
-    ``decimal_comma``. Anything else is NULL (rejected as not a number)."""
+    """Plain numbers first; then '$1,234.50' and '(12.00)' (negative), or with ``decimal_comma``
+    '1.234,50' and '12,5 €'. Anything else is NULL: the row is rejected as not a number."""
+    null = ibis.null(dec)
     if decimal_comma:
-        plain = text.replace(".", "").replace(" ", "").replace(",", ".")
-        first = plain.try_cast(dec)
-        cleaned = plain
+        first = ibis.cases((text.contains("."), null), else_=text.replace(",", ".").try_cast(dec))
+        ok = text.re_search(_EU_AMOUNT)
+        digits = text.re_replace(r"[\s$€£¥.()]", "").replace(",", ".")
     else:
         first = text.try_cast(dec)
-        cleaned = text
-    stripped = cleaned.re_replace(r"[\s$€£¥,()]", "")
-    number = stripped.try_cast(dec)
+        ok = text.re_search(_EN_AMOUNT)
+        digits = text.re_replace(r"[\s$€£¥,()]", "")
+    number = digits.try_cast(dec)
     paren = text.startswith("(") & text.endswith(")")
     stray = text.contains("(") | text.contains(")")
-    fallback = ibis.cases((paren, -number), (stray, ibis.null(dec)), else_=number)
+    fallback = ibis.cases((~ok, null), (paren, -number), (stray, null), else_=number)
     return ibis.coalesce(first, fallback)
 
 

@@ -276,6 +276,12 @@ def _configure(src: Source, *, delimiter: str | None, header: bool | None) -> No
                 f"{sniff_opts}, encoding={_quote(src.encoding)}, sample_size=20480)"
             ).fetchone()
         except Exception as exc:
+            text = str(exc).lower()
+            if "unicode" in text or "utf-8" in text or "encod" in text:
+                raise InputError(
+                    f"{first}: not valid {src.encoding} text ({_first_line(exc)}); "
+                    "give the encoding with --encoding latin-1 or utf-16"
+                ) from None
             raise InputError(f"{first}: not readable as CSV ({_first_line(exc)})") from None
         assert row is not None
         values: list[Any] = ["" if v == "(empty)" else v for v in row]

@@ -1,0 +1,285 @@
+"""The contenders: the same KPI computed four ways, one per fresh process.
+
+The task, on every file: per-customer net sums of the valid rows; the total; the top-N customers
+(by net total, ties by customer id), their sum and share of the total; HHI and Gini over the
+customers whose net total is >= 0; and the number of rejected rows (empty customer, or an
+amount that is missing or not a number).
+
+Run by ``run.py`` as a child process::
+
+    python benchmarks/contenders.py CONTENDER FORMAT PATH [--top 10]
+
+It prints one JSON line: the wall time of the work (imports excluded and reported apart), the
+process's own peak RSS, and the answers, which the runner compares across contenders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass
+class Outcome:
+    """The answers, money in exact integer cents, so contenders compare to the cent."""
+
+    n_customers: int
+    total_cents: int
+    top_sum_cents: int
+    top_share: float | None
+    hhi: float | None
+    gini: float | None
+    rejected: int
+    top_ids: list[str]
+
+
+Worker = Callable[[str, str, int], Outcome]
+
+
+def _cents(value: Decimal) -> int:
+    """Exact cents of a Decimal; refuses a value with a fraction of a cent."""
+    cents = value.scaleb(2)
+    if cents != cents.to_integral_value():
+        raise ValueError(f"{value} is not a whole number of cents")
+    return int(cents)
+
+
+def _indices(cents: Any) -> tuple[float | None, float | None]:
+    """HHI and Gini (numpy, float64 shares) over the totals >= 0, from integer cents."""
+    import numpy as np
+
+    pop = np.sort(cents[cents >= 0])
+    n = int(pop.size)
+    total = int(pop.sum(dtype=np.int64))
+    if n == 0 or total <= 0:
+        return None, None
+    s = pop.astype(np.float64) / float(total)
+    hhi = float(np.sum(s * s))
+    i = np.arange(1, n + 1, dtype=np.float64)
+    gini = float(2.0 * np.sum(i * s) / n - (n + 1.0) / n)
+    return hhi, gini
+
+
+# --- topshare ----------------------------------------------------------------------------------
+
+
+def load_topshare() -> Worker:
+    import topshare
+
+    def work(path: str, fmt: str, top: int) -> Outcome:
+        r = topshare.analyze(path, customer="customer_id", amount="amount", top=top)
+        return Outcome(
+            n_customers=r.n_entities,
+            total_cents=_cents(r.total),
+            top_sum_cents=_cents(r.top_n_sum),
+            top_share=r.top_n_share,
+            hhi=r.hhi,
+            gini=r.gini,
+            rejected=r.rows.rejected,
+            top_ids=[row.entity for row in r.top],
+        )
+
+    return work
+
+
+# --- hand-written DuckDB SQL --------------------------------------------------------------------
+
+DUCKDB_SQL = """
+WITH src AS (
+    SELECT customer_id AS c, TRY_CAST(trim(amount::VARCHAR) AS DECIMAL(38, 6)) AS v
+    FROM {reader}
+),
+flagged AS (
+    SELECT c, v, (c IS NULL OR trim(c) = '' OR v IS NULL) AS bad FROM src
+),
+grouped AS MATERIALIZED (  -- the one scan: valid rows per customer, rejected rows in one group
+    SELECT CASE WHEN bad THEN NULL ELSE c END AS c, bad, sum(v) AS total, count(*) AS n_rows
+    FROM flagged
+    GROUP BY ALL
+),
+per AS (SELECT c, total FROM grouped WHERE NOT bad),
+top_n AS (SELECT c, total FROM per ORDER BY total DESC, c LIMIT {top}),
+pop AS (
+    SELECT
+        total::DOUBLE / sum(total::DOUBLE) OVER () AS s,
+        row_number() OVER (ORDER BY total) AS i,
+        count(*) OVER () AS n
+    FROM per
+    WHERE total >= 0
+)
+SELECT
+    (SELECT count(*) FROM per) AS n_customers,
+    (SELECT sum(total) FROM per) AS total,
+    (SELECT sum(total) FROM top_n) AS top_sum,
+    (SELECT list(c ORDER BY total DESC, c) FROM top_n) AS top_ids,
+    (SELECT sum(s * s) FROM pop) AS hhi,
+    (SELECT 2.0 * sum(i * s) / max(n) - (max(n) + 1.0) / max(n) FROM pop) AS gini,
+    (SELECT coalesce(sum(n_rows), 0) FROM grouped WHERE bad) AS rejected
+"""
+
+
+def load_duckdb_sql() -> Worker:
+    import duckdb
+
+    def work(path: str, fmt: str, top: int) -> Outcome:
+        quoted = "'" + path.replace("'", "''") + "'"
+        reader = (
+            f"read_csv({quoted}, all_varchar = true, header = true)"
+            if fmt == "csv"
+            else f"read_parquet({quoted})"
+        )
+        con = duckdb.connect()
+        row = con.execute(DUCKDB_SQL.format(reader=reader, top=int(top))).fetchone()
+        con.close()
+        assert row is not None
+        n, total, top_sum, top_ids, hhi, gini, rejected = row
+        total_c = _cents(total)
+        top_c = _cents(top_sum)
+        return Outcome(
+            n_customers=int(n),
+            total_cents=total_c,
+            top_sum_cents=top_c,
+            top_share=top_c / total_c if total_c > 0 else None,
+            hhi=float(hhi) if hhi is not None else None,
+            gini=float(gini) if gini is not None else None,
+            rejected=int(rejected),
+            top_ids=list(top_ids),
+        )
+
+    return work
+
+
+# --- pandas ------------------------------------------------------------------------------------
+
+
+def load_pandas() -> Worker:
+    import numpy as np
+    import pandas as pd
+
+    def work(path: str, fmt: str, top: int) -> Outcome:
+        cols = ["customer_id", "amount"]
+        if fmt == "csv":
+            df = pd.read_csv(path, usecols=cols, dtype={"customer_id": str, "amount": str})
+        else:
+            df = pd.read_parquet(path, columns=cols)
+        customer = df["customer_id"]
+        amount = pd.to_numeric(df["amount"], errors="coerce")
+        ok = customer.notna() & (customer.str.strip() != "") & amount.notna()
+        rejected = int((~ok).sum())
+        per = amount[ok].groupby(customer[ok], sort=False).sum()
+        # float64 sums of cent amounts are within a tiny fraction of a cent: round per customer
+        cents = pd.Series(np.rint(per.to_numpy() * 100.0).astype(np.int64), index=per.index)
+        ranked = sorted(cents.nlargest(top, keep="all").items(), key=lambda kv: (-kv[1], kv[0]))
+        best = ranked[:top]  # ties at the boundary broken by customer id, as in the others
+        total_c = int(cents.sum())
+        top_c = sum(int(v) for _, v in best)
+        hhi, gini = _indices(cents.to_numpy())
+        return Outcome(
+            n_customers=len(per),
+            total_cents=total_c,
+            top_sum_cents=top_c,
+            top_share=top_c / total_c if total_c > 0 else None,
+            hhi=hhi,
+            gini=gini,
+            rejected=rejected,
+            top_ids=[str(k) for k, _ in best],
+        )
+
+    return work
+
+
+# --- polars ------------------------------------------------------------------------------------
+
+
+def load_polars() -> Worker:
+    import numpy as np
+    import polars as pl
+
+    def work(path: str, fmt: str, top: int) -> Outcome:
+        if fmt == "csv":
+            lf = pl.scan_csv(path, infer_schema=False)  # every column as text
+        else:
+            lf = pl.scan_parquet(path)
+        rows = lf.select(
+            pl.col("customer_id").alias("c"),
+            pl.col("amount").cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False).alias("v"),
+        ).with_columns(
+            bad=pl.col("c").is_null() | (pl.col("c").str.strip_chars() == "") | pl.col("v").is_null()
+        )
+        per_q = (
+            rows.filter(~pl.col("bad"))
+            .group_by("c")
+            .agg(pl.col("v").sum())
+            .with_columns(cents=(pl.col("v") * 100.0).round(0).cast(pl.Int64))
+        )
+        rej_q = rows.select(pl.col("bad").sum().alias("rejected"))
+        per, rej = pl.collect_all([per_q, rej_q])
+        best = per.sort(["cents", "c"], descending=[True, False]).head(top)
+        cents = per["cents"].to_numpy()
+        total_c = int(np.sum(cents, dtype=np.int64))
+        top_c = int(best["cents"].sum())
+        hhi, gini = _indices(cents)
+        return Outcome(
+            n_customers=per.height,
+            total_cents=total_c,
+            top_sum_cents=top_c,
+            top_share=top_c / total_c if total_c > 0 else None,
+            hhi=hhi,
+            gini=gini,
+            rejected=int(rej["rejected"][0]),
+            top_ids=[str(c) for c in best["c"].to_list()],
+        )
+
+    return work
+
+
+CONTENDERS: dict[str, Callable[[], Worker]] = {
+    "topshare": load_topshare,
+    "duckdb_sql": load_duckdb_sql,
+    "pandas": load_pandas,
+    "polars": load_polars,
+}
+
+
+def _rss_mb() -> float:
+    """This process's peak resident set size so far, in MB (Linux reports KiB)."""
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kib / 1024.0 if sys.platform != "darwin" else kib / 1024.0 / 1024.0
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description="Run one contender once and print one JSON line.")
+    p.add_argument("contender", choices=sorted(CONTENDERS))
+    p.add_argument("format", choices=["csv", "parquet"])
+    p.add_argument("path")
+    p.add_argument("--top", type=int, default=10)
+    args = p.parse_args(argv)
+
+    t0 = time.perf_counter()
+    work = CONTENDERS[args.contender]()
+    import_s = time.perf_counter() - t0
+    rss_import = _rss_mb()
+    t1 = time.perf_counter()
+    outcome = work(args.path, args.format, args.top)
+    seconds = time.perf_counter() - t1
+    report = {
+        "contender": args.contender,
+        "format": args.format,
+        "seconds": seconds,
+        "import_seconds": import_s,
+        "peak_rss_mb": _rss_mb(),
+        "rss_after_import_mb": rss_import,
+        **asdict(outcome),
+    }
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
