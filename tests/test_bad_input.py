@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers import Writer, run_cli
 
 import topshare
+from helpers import Writer, run_cli
 
 
 def _fails(*args: str | Path, stdin: bytes | None = None) -> str:

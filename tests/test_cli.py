@@ -10,9 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from helpers import Writer, run_cli
 
 import topshare
+from helpers import Writer, run_cli
 
 SALES = """customer_id,amount,order_date
 00042,100.00,2024-01-03
