@@ -209,9 +209,15 @@ def load_polars() -> Worker:
             lf = pl.scan_parquet(path)
         rows = lf.select(
             pl.col("customer_id").alias("c"),
-            pl.col("amount").cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False).alias("v"),
+            pl.col("amount")
+            .cast(pl.String)
+            .str.strip_chars()
+            .cast(pl.Float64, strict=False)
+            .alias("v"),
         ).with_columns(
-            bad=pl.col("c").is_null() | (pl.col("c").str.strip_chars() == "") | pl.col("v").is_null()
+            bad=pl.col("c").is_null()
+            | (pl.col("c").str.strip_chars() == "")
+            | pl.col("v").is_null()
         )
         per_q = (
             rows.filter(~pl.col("bad"))

@@ -138,7 +138,9 @@ def ensure(rows: int, seed: int, data_dir: Path = DATA_DIR, quiet: bool = False)
     con.close()
     if not quiet:
         mb = (ds.csv.stat().st_size + ds.parquet.stat().st_size) / 1e6
-        print(f"generated {rows:,} rows (seed {seed}) in {time.perf_counter() - t0:.1f} s, {mb:,.0f} MB")
+        print(
+            f"generated {rows:,} rows (seed {seed}) in {time.perf_counter() - t0:.1f} s, {mb:,.0f} MB"
+        )
     return ds
 
 

@@ -14,6 +14,7 @@ from topshare import __version__
 from topshare.backend import connect
 from topshare.columns import Roles, map_roles
 from topshare.engine import (
+    EXAMPLES_PER_REASON,
     REASONS,
     RejectStat,
     Totals,
@@ -33,7 +34,7 @@ from topshare.metrics import (
     tie_at_boundary,
     top_sums,
 )
-from topshare.money import exact_sum, to_decimal
+from topshare.money import exact_sum, normalize, to_decimal
 from topshare.result import (
     Analysis,
     Columns,
@@ -209,7 +210,11 @@ def _rejections(
             reason=s.reason,
             description=REASONS[s.reason].format(**fmt),
             rows=s.rows,
-            amount=to_decimal(s.units, tot.scale) if s.units is not None else None,
+            amount=(
+                normalize(to_decimal(s.units, tot.scale), scale=tot.scale)
+                if s.units is not None
+                else None
+            ),
             unreadable=s.unknown,
             examples=found.get(s.reason, []),
         )
@@ -228,16 +233,19 @@ def _row_examples(
     wanted = {s.reason: s for s in stats if s.reason not in ("malformed_line", "bad_encoding")}
     found: dict[str, list[Example]] = {r: [] for r in wanted}
     for file in src.files:
-        need = [r for r, s in wanted.items() if s.by_file.get(file) and len(found[r]) < 5]
-        if not need:
-            continue
-        numbered = prepare(src.numbered(file), roles, file_col=FILE_COL, keep=(ROW_COL,), **opts)
+        need = {r: s.by_file[file] for r, s in wanted.items() if s.by_file.get(file)}
         skipped = sorted(line for f, line, _, _ in malformed if f == file)
-        for row in _run(src, lambda p=numbered, n=need: examples(p, ROW_COL, n)):
-            reason = row["reason"]
-            if len(found[reason]) >= 5:
+        numbered = None
+        for reason, in_file in need.items():
+            limit = min(EXAMPLES_PER_REASON - len(found[reason]), in_file)
+            if limit <= 0:
                 continue
-            found[reason].append(
+            if numbered is None:
+                numbered = prepare(
+                    src.numbered(file), roles, file_col=FILE_COL, keep=(ROW_COL,), **opts
+                )
+            rows = _run(src, lambda p=numbered, r=reason, n=limit: examples(p, ROW_COL, r, n))
+            found[reason] += [
                 Example(
                     file=src.name(file),
                     line=_line(src, int(row[ROW_COL]), skipped),
@@ -245,7 +253,8 @@ def _row_examples(
                     value=row.get("raw_value"),
                     date=row.get("raw_date"),
                 )
-            )
+                for row in rows
+            ]
     return found
 
 
@@ -299,7 +308,7 @@ def _build(
     scale = tot.scale
 
     def dec(u: int) -> Decimal:
-        return to_decimal(u, scale)
+        return normalize(to_decimal(u, scale), scale=scale)
 
     units = tot.units
     n = int(units.size)

@@ -67,6 +67,10 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> Any:
     con = DuckDBBackend().connect(database=":memory:")
     raw = con.con
     raw.execute("SET TimeZone = 'UTC'")
+    raw.execute("SET enable_progress_bar = false")
+    # DuckDB 2.0's type_pushdown turns a TRY_CAST over an all-text CSV column into a strict cast
+    # inside the reader, so one bad amount fails the whole query instead of being rejected.
+    raw.execute("SET disabled_optimizers = 'type_pushdown'")
     raw.execute(f"SET temp_directory = '{spill}'")
     if threads:
         raw.execute(f"SET threads = {int(threads)}")

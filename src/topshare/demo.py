@@ -10,6 +10,7 @@ topshare must reject and count.
 Everything is drawn with NumPy from one seed and written in one go (no Python loop over rows), so
 the same ``rows`` and ``seed`` give a byte-identical file with the same library versions.
 
+>>> import topshare
 >>> from topshare import demo
 >>> info = demo.ensure()  # doctest: +SKIP
 >>> topshare.analyze(info.path, customer="customer_id", amount="amount", date="order_date")  # doctest: +SKIP
@@ -21,6 +22,7 @@ import contextlib
 import os
 import tempfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,10 +67,13 @@ _OWN_CHANNEL_P = 0.85  # an order goes through the customer's usual channel this
 
 #: Revenue share of the largest customers before jitter (the whales).
 _WHALE_SHARES = (0.105, 0.055, 0.040, 0.032, 0.027, 0.023, 0.020, 0.018, 0.016, 0.014)
+#: The next largest customers (key accounts): how many, and how fast their shares fall with rank.
+_KEY_ACCOUNTS = 50
+_KEY_ACCOUNT_DECAY = 1.6
 _MAX_CUSTOMERS = 20_000
 _ROWS_PER_CUSTOMER = 50
 REFUND_RATE = 0.025
-_CHUNK_ROWS = 1 << 18
+_CHUNK_ROWS = 1 << 17
 _GZIP_LEVEL = 6
 
 #: Seasonality: order volume by month (Jan..Dec), by weekday (Mon..Sun) and yearly growth.
@@ -130,6 +135,7 @@ class _Plan:
     refunds: int
     customers: int
     whales: int
+    key_accounts: int
     messy: tuple[int, ...]  # broken lines per kind, in the order of _MESSY_KINDS
 
 
@@ -143,10 +149,13 @@ def _plan(rows: int, seed: int) -> _Plan:
     orders = rows - refunds
     customers = max(1, min(_MAX_CUSTOMERS, rows // _ROWS_PER_CUSTOMER))
     whales = min(len(_WHALE_SHARES), customers // 20)
+    key_accounts = min(_KEY_ACCOUNTS, customers // 20)
     # The counts come from their own stream, so that ensure() can tell them without generating.
     low, high = _MESSY_PER_KIND
     messy = np.random.default_rng([seed, 1]).integers(low, high + 1, size=len(_MESSY_KINDS))
-    return _Plan(rows, orders, refunds, customers, whales, tuple(int(m) for m in messy))
+    return _Plan(
+        rows, orders, refunds, customers, whales, key_accounts, tuple(int(m) for m in messy)
+    )
 
 
 def _info(path: Path, plan: _Plan, seed: int) -> DemoInfo:
@@ -193,11 +202,16 @@ def ensure(
 
 
 def generate(path: PathArg, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> DemoInfo:
-    """Write the demo file (gzip CSV with a header) to ``path``, replacing it, and describe it."""
+    """Write the demo file (gzip CSV with a header) to ``path``, replacing it, and describe it.
+
+    The file is written in place; :func:`ensure` is the safe way to fill a shared cache.
+    """
     plan = _plan(rows, seed)
+    target = Path(path)
     table = _table(plan, seed)
-    _write_csv_gz(table, Path(path))
-    return _info(Path(path), plan, seed)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_csv_gz(table, target)
+    return _info(target, plan, seed)
 
 
 def _table(plan: _Plan, seed: int) -> Any:
@@ -276,8 +290,7 @@ def _table(plan: _Plan, seed: int) -> Any:
         "unit_price": _money(price),
         "amount": amount,
     }
-    assert tuple(columns) == DEMO_COLUMNS
-    return pa.table(columns)
+    return pa.table([columns[name] for name in DEMO_COLUMNS], names=list(DEMO_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -291,24 +304,36 @@ class _Customers:
 
 
 def _customers(rng: np.random.Generator, plan: _Plan) -> _Customers:
-    """Customers with a revenue share each: whales first, then a lognormal/Pareto tail."""
-    n, k = plan.customers, plan.whales
+    """Customers with a revenue share each: whales, key accounts, then a long tail."""
+    n, k, m = plan.customers, plan.whales, plan.key_accounts
     whales = np.array(_WHALE_SHARES[:k]) * np.exp(rng.normal(0.0, 0.08, k))
     whales = np.sort(whales)[::-1]
-    tail = rng.lognormal(0.0, 1.2, n - k)
-    pareto = rng.random(n - k) < 0.08
+    # Key accounts continue the whales' curve, falling off faster.
+    rank = np.arange(k + 1, k + m + 1) / max(k, 1)
+    key = _WHALE_SHARES[k - 1 if k else 0] * rank**-_KEY_ACCOUNT_DECAY
+    key *= np.exp(rng.normal(0.0, 0.15, m))
+    # The tail: mostly lognormal, with a Pareto minority for the odd bigger one.
+    t = n - k - m
+    tail = rng.lognormal(0.0, 1.2, t)
+    pareto = rng.random(t) < 0.08
     tail[pareto] = (rng.pareto(1.3, int(pareto.sum())) + 1.0) * 3.0
-    tail_total = 1.0 - float(whales.sum())
+    tail_total = 1.0 - float(whales.sum()) - float(key.sum())
     tail *= tail_total / tail.sum()
-    if k and (n - k) * whales[-1] > 2 * tail_total:  # keep the tail below the whales
+    if k and t * whales[-1] > 2 * tail_total:  # keep the tail below the whales
         cap = 0.9 * float(whales[-1])
         for _ in range(8):
             tail = np.minimum(tail, cap)
             tail *= tail_total / tail.sum()
-    share = np.concatenate([whales, tail])
+    share = np.concatenate([whales, key, tail])
 
     # Bigger customers buy more per line; whales buy in bulk, mostly direct.
-    quantity = np.concatenate([rng.uniform(15.0, 40.0, k), 1.0 + 3.0 * (tail / tail.max()) ** 0.35])
+    quantity = np.concatenate(
+        [
+            rng.uniform(15.0, 40.0, k),
+            rng.uniform(5.0, 15.0, m),
+            1.0 + 3.0 * (tail / tail.max()) ** 0.35,
+        ]
+    )
     propensity = share / quantity
     propensity /= propensity.sum()
     region = _choice(rng, len(REGIONS), n, [p for _, p in REGIONS])
@@ -318,12 +343,20 @@ def _customers(rng: np.random.Generator, plan: _Plan) -> _Customers:
     space = min(999_999, max(10 * n, 1_000))
     number = rng.choice(space, n, replace=False) + 1
     ids = _join("C", pc.utf8_lpad(_text(number), 6, "0"))
-    parts = [
-        pa.array(words).take(pa.array(rng.integers(0, len(words), n)))
-        for words in (_NAME_FIRST, _NAME_SECOND, _NAME_SUFFIX)
-    ]
-    names = pc.binary_join_element_wise(parts[0], " ", parts[1], parts[2], "")
-    return _Customers(ids, names, region, channel, quantity, propensity)
+    return _Customers(ids, _names(rng, n), region, channel, quantity, propensity)
+
+
+def _names(rng: np.random.Generator, n: int) -> Any:
+    """Company names, distinct while there are enough combinations (some hold a comma)."""
+    words = (_NAME_FIRST, _NAME_SECOND, _NAME_SUFFIX)
+    space = len(_NAME_FIRST) * len(_NAME_SECOND) * len(_NAME_SUFFIX)
+    pick = rng.choice(space, n, replace=n > space)
+    parts = []
+    for w in reversed(words):
+        parts.append(pa.array(w).take(pa.array(pick % len(w))))
+        pick //= len(w)
+    suffix, second, first = parts
+    return pc.binary_join_element_wise(first, " ", second, suffix, "")
 
 
 def _order_days(rng: np.random.Generator, n: int) -> IntArray:
@@ -375,12 +408,23 @@ def _money(cents: IntArray) -> Any:
 
 def _write_csv_gz(table: Any, path: Path) -> None:
     """RFC 4180 CSV (fields quoted only when they hold a comma, quote or line break), gzip
-    compressed as one stream with no file name or time stamp in the header (reproducible)."""
+    compressed as one stream with no file name or time stamp in the header (reproducible).
+
+    Chunks of lines are built by Arrow while the previous chunk is compressed in a second
+    thread (both release the GIL); one compressor, fed in order, keeps the bytes reproducible.
+    """
     pack = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    with path.open("wb") as out:
-        out.write(pack.compress((",".join(table.column_names) + "\n").encode()))
+    with path.open("wb") as out, ThreadPoolExecutor(max_workers=1) as pool:
+
+        def put(data: bytes | memoryview) -> None:
+            out.write(pack.compress(data))
+
+        pending = pool.submit(put, (",".join(table.column_names) + "\n").encode())
         for start in range(0, table.num_rows, _CHUNK_ROWS):
-            out.write(pack.compress(_csv_lines(table.slice(start, _CHUNK_ROWS))))
+            lines = _csv_lines(table.slice(start, _CHUNK_ROWS))
+            pending.result()
+            pending = pool.submit(put, lines)
+        pending.result()
         out.write(pack.flush())
 
 

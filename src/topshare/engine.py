@@ -79,60 +79,70 @@ def prepare(
     decimal_comma: bool = False,
     keep: tuple[str, ...] = (),
 ) -> Prepared:
-    """Type the mapped columns and classify each row (``reason`` is NULL for a valid row)."""
+    """Type the mapped columns and classify each row (``reason`` is NULL for a valid row).
+
+    Two stages: the first parses each mapped column once; the second classifies the row from
+    the parsed columns. A compiled-SQL boundary between them keeps Ibis from inlining the
+    parsing into every condition of the classification (which would parse each amount 3 times).
+    """
     scale = _scale_for(roles)
     dec = dt.Decimal(38, scale)
     raw_ent = table[roles.entity]
-    ent = raw_ent if roles_is_text(table, roles.entity) else raw_ent.cast("string")
-    missing_ent = ent.isnull() | (ent.strip() == "")
-
-    checks: list[tuple[Any, str]] = [(missing_ent, "missing_entity")]
+    typed: dict[str, Any] = {
+        "entity": raw_ent if raw_ent.type().is_string() else raw_ent.cast("string"),
+        "file": table[file_col],
+    }
     if roles.value is None:
-        value = ibis.literal(1).cast(dec)
+        typed["value"] = ibis.literal(1).cast(dec)
     elif roles.value_kind == "text":
-        text = table[roles.value].strip()
-        value = _parse_amount(text, dec, decimal_comma)
-        checks.append((text.isnull() | (text == ""), "missing_value"))
-        checks.append((value.isnull(), "bad_value"))
-        checks.append((_too_precise(text, value, scale, decimal_comma), "too_precise"))
+        text = table[roles.value]  # the casts accept surrounding spaces themselves
+        typed["value_text"] = text
+        typed["value"] = _parse_amount(text, dec, decimal_comma)
     else:
-        value = table[roles.value].cast(dec)
-        checks.append((table[roles.value].isnull(), "missing_value"))
-
-    date = None
+        typed["value"] = table[roles.value].cast(dec)
+        typed["value_text"] = table[roles.value].cast("string")
     if roles.date is not None:
         raw_date = table[roles.date]
         if roles.date_kind == "text":
-            text_date = raw_date.strip()
-            date = _parse_date(text_date, date_format)
-            checks.append((text_date.isnull() | (text_date == ""), "missing_date"))
-            checks.append((date.isnull(), "bad_date"))
+            typed["date_text"] = raw_date.strip()
+            typed["date"] = _parse_date(typed["date_text"], date_format)
         else:
-            date = raw_date.cast(dt.Timestamp(timezone="UTC"))
-            checks.append((raw_date.isnull(), "missing_date"))
-
-    reason = ibis.cases(*checks, else_=ibis.null(dt.string))
-    cols: dict[str, Any] = {
-        "entity": ent,
-        "value": value,
-        "reason": reason,
-        "file": table[file_col],
-    }
-    if date is not None:
-        cols["date"] = date
+            typed["date_text"] = raw_date.cast("string")
+            typed["date"] = raw_date.cast(dt.Timestamp(timezone="UTC"))
     if keep:  # for examples: the raw text of the mapped columns and the row number
-        cols["raw_entity"] = raw_ent.cast("string")
+        typed["raw_entity"] = raw_ent.cast("string")
         if roles.value is not None:
-            cols["raw_value"] = table[roles.value].cast("string")
+            typed["raw_value"] = table[roles.value].cast("string")
         if roles.date is not None:
-            cols["raw_date"] = table[roles.date].cast("string")
+            typed["raw_date"] = table[roles.date].cast("string")
         for name in keep:
-            cols[name] = table[name]
-    return Prepared(table.select(**cols), scale, date is not None)
+            typed[name] = table[name]
+    stage = table.select(**typed)
+    t = _barrier(stage)
+
+    checks: list[tuple[Any, Any]] = [
+        (t.entity.isnull() | (t.entity.strip() == ""), "missing_entity")
+    ]
+    if roles.value is not None:
+        empty = t.value_text.isnull() | (t.value_text.strip() == "")
+        checks.append((t.value.isnull(), ibis.cases((empty, "missing_value"), else_="bad_value")))
+        if roles.value_kind == "text":
+            checks.append(
+                (_too_precise(t.value_text, t.value, scale, decimal_comma), "too_precise")
+            )
+    if roles.date is not None:
+        checks.append((t.date_text.isnull() | (t.date_text == ""), "missing_date"))
+        checks.append((t.date.isnull(), "bad_date"))
+    reason = ibis.cases(*checks, else_=ibis.null(dt.string))
+    drop = [c for c in ("value_text", "date_text") if c in t.columns]
+    out = t.mutate(reason=reason).drop(*drop)
+    return Prepared(out, scale, roles.date is not None)
 
 
-def roles_is_text(table: Any, column: str) -> bool:
-    return bool(table[column].type().is_string())
+def _barrier(expr: Any) -> Any:
+    """The expression as an opaque SQL query of its own backend (an optimisation boundary)."""
+    backend = expr._find_backend()
+    return backend.sql(str(backend.compile(expr)))
 
 
 def _scale_for(roles: Roles) -> int:
@@ -155,12 +165,14 @@ def _parse_amount(text: Any, dec: dt.DataType, decimal_comma: bool) -> Any:
     """Plain numbers first; then '$1,234.50' and '(12.00)' (negative), or with ``decimal_comma``
     '1.234,50' and '12,5 €'. Anything else is NULL: the row is rejected as not a number."""
     null = ibis.null(dec)
+    raw = text
+    text = text.strip()  # only evaluated for the rows the plain cast rejected
     if decimal_comma:
-        first = ibis.cases((text.contains("."), null), else_=text.replace(",", ".").try_cast(dec))
+        first = ibis.cases((raw.contains("."), null), else_=raw.replace(",", ".").try_cast(dec))
         ok = text.re_search(_EU_AMOUNT)
         digits = text.re_replace(r"[\s$€£¥.()]", "").replace(",", ".")
     else:
-        first = text.try_cast(dec)
+        first = raw.try_cast(dec)
         ok = text.re_search(_EN_AMOUNT)
         digits = text.re_replace(r"[\s$€£¥,()]", "")
     number = digits.try_cast(dec)
@@ -174,8 +186,9 @@ def _too_precise(text: Any, value: Any, scale: int, decimal_comma: bool) -> Any:
     """True when the text has more decimal places than ``scale`` that are not zeros (the parsed
     value was rounded). Checked only for long fractions, so the second cast is rare."""
     sep = "," if decimal_comma else "."
+    text = text.strip()
     pos = text.find(sep)
-    long_fraction = (pos >= 0) & ((text.length() - pos - 1) > scale)
+    long_fraction = (text.length() > scale + 1) & (pos >= 0) & ((text.length() - pos - 1) > scale)
     finer = text.replace(",", ".") if decimal_comma else text
     exact = finer.try_cast(dt.Decimal(38, min(scale + 12, 37)))
     return ibis.cases(
@@ -290,13 +303,12 @@ def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:
     )
 
 
-def examples(prepared_numbered: Prepared, row_col: str, reasons: list[str]) -> list[dict[str, Any]]:
-    """Up to 5 rejected rows per reason from one file, in file order, with their record number
-    and the raw text of the mapped columns."""
+def examples(
+    prepared_numbered: Prepared, row_col: str, reason: str, limit: int
+) -> list[dict[str, Any]]:
+    """The first ``limit`` rows rejected for ``reason`` in one file, in file order, with their
+    record number and the raw text of the mapped columns. The scan streams and stops as soon as
+    it has found them (the caller knows how many there are in each file)."""
     t = prepared_numbered.table
-    picked = t.filter(t.reason.isin(reasons))
-    ranked = picked.mutate(
-        k=ibis.row_number().over(group_by=picked.reason, order_by=picked[row_col])
-    )
-    out = ranked.filter(ranked.k < EXAMPLES_PER_REASON).order_by(ranked[row_col])
-    return list(out.drop("k").to_pyarrow().to_pylist())
+    picked = t.filter(t.reason == reason).limit(limit)
+    return list(picked.to_pyarrow().to_pylist())
