@@ -81,7 +81,7 @@ def test_amount_is_quantity_times_price_as_exact_text(lines: list[dict[str, str]
     checked = 0
     for row in lines:
         assert MONEY.fullmatch(row["unit_price"]), row
-        if row["amount"] in ("", "N/A"):
+        if row["amount"] in ("", "N/A") or "," in row["amount"]:  # the broken ones
             continue
         assert MONEY.fullmatch(row["amount"]), row
         assert Decimal(row["amount"]) == int(row["quantity"]) * Decimal(row["unit_price"]), row
@@ -139,6 +139,21 @@ def test_calendar_and_dimensions(lines: list[dict[str, str]]) -> None:
     assert len({r["region"] for r in lines}) == 5
     assert 4 <= len({r["product_line"] for r in lines}) <= 6
     assert len({r["channel"] for r in lines}) == 3
+
+
+def test_every_kind_of_broken_line_is_there(small: DemoInfo, lines: list[dict[str, str]]) -> None:
+    kinds = Counter(
+        "customer" if row["customer_id"] == ""
+        else "na" if row["amount"] == "N/A"
+        else "empty" if row["amount"] == ""
+        else "comma" if re.fullmatch(r"-?\d+,\d{2}", row["amount"])
+        else "date" if parse_day(row["order_date"]) is None
+        else "ok"
+        for row in lines
+    )  # fmt: skip
+    assert set(kinds) == {"customer", "na", "empty", "comma", "date", "ok"}
+    assert all(kinds[k] >= 3 for k in kinds)
+    assert sum(kinds.values()) - kinds["ok"] == small.messy_rows
 
 
 def test_topshare_rejects_exactly_the_messy_rows(

@@ -4,8 +4,8 @@ About a million order lines over three years (2022-01-01 to 2024-12-31) from abo
 customers, shaped like a real B2B ledger: a few whales (the largest customer brings roughly a tenth
 of the revenue, the ten largest roughly a third), a long lognormal/Pareto tail, a Q4 peak and quiet
 weekends, refunds as separate negative lines that point back at a real order, and a handful of
-broken lines (an empty customer id, an amount of "N/A" or empty, an impossible date) that
-topshare must reject and count.
+broken lines (an empty customer id, an amount of "N/A", empty or with a decimal comma as in
+"12,50", an impossible date such as 2023-02-30) that topshare must reject and count.
 
 Everything is drawn with NumPy from one seed and written in one go (no Python loop over rows), so
 the same ``rows`` and ``seed`` give a byte-identical file with the same library versions.
@@ -81,9 +81,9 @@ _MONTH_FACTOR = (0.82, 0.86, 0.97, 0.95, 0.98, 1.00, 0.90, 0.88, 1.02, 1.12, 1.3
 _WEEKDAY_FACTOR = (1.08, 1.12, 1.12, 1.10, 1.02, 0.52, 0.38)
 _GROWTH_PER_YEAR = 0.10
 
-#: Broken lines, in kinds topshare rejects: (kind, per-file count range).
-_MESSY_KINDS = ("missing_customer", "amount_na", "amount_empty", "bad_date")
-_MESSY_PER_KIND = (5, 12)
+#: Broken lines, of kinds topshare rejects, and how many of each kind a file holds (drawn).
+_MESSY_KINDS = ("missing_customer", "amount_na", "amount_empty", "amount_comma", "bad_date")
+_MESSY_PER_KIND = (4, 10)
 _BAD_DATES = ("2023-02-30", "2022-02-29", "2024-04-31")
 
 _NAME_FIRST = (
@@ -107,7 +107,6 @@ _NAME_SUFFIX = (
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 PathArg = str | os.PathLike[str]
 
 
@@ -270,10 +269,13 @@ def _table(plan: _Plan, seed: int) -> Any:
     amount = _money(cents)
     customer_id = cust.ids.take(pa.array(who))
     # The broken lines.
-    missing_id, amount_na, amount_empty, bad_date = (kind == k for k in range(len(_MESSY_KINDS)))
+    missing_id, amount_na, amount_empty, amount_comma, bad_date = (
+        kind == k for k in range(len(_MESSY_KINDS))
+    )
     customer_id = pc.if_else(pa.array(missing_id), pa.scalar(None, pa.string()), customer_id)
     amount = pc.if_else(pa.array(amount_na), "N/A", amount)
     amount = pc.if_else(pa.array(amount_empty), pa.scalar(None, pa.string()), amount)
+    amount = pc.if_else(pa.array(amount_comma), pc.replace_substring(amount, ".", ","), amount)
     n_bad = int(bad_date.sum())
     bad = pa.array([_BAD_DATES[i % len(_BAD_DATES)] for i in range(n_bad)], pa.string())
     dates = pc.replace_with_mask(dates, pa.array(bad_date), bad)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import gzip
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -288,7 +289,11 @@ def _configure(src: Source, *, delimiter: str | None, header: bool | None) -> No
         sniffed_delim, quote, escape, has_header, columns = values
         src.delimiter = delim or sniffed_delim
         src.header = bool(has_header) if header is None else header
-        src.content_types = {c["name"]: c["type"] for c in columns}
+        if header is None and src.header and all(_looks_like_data(c["name"]) for c in columns[1:]):
+            src.header = False  # "acme,2024-01-01,10.5" is a row, not a header
+        src.content_types = {
+            (c["name"] if src.header else f"column{i}"): c["type"] for i, c in enumerate(columns)
+        }
         opts = (
             f", delim={_quote(src.delimiter or ',')}, quote={_quote(quote or '')}, escape={_quote(escape or '')}"
             f", header={str(src.header).lower()}, all_varchar=true, encoding={_quote(src.encoding)}"
@@ -336,6 +341,14 @@ def _unwrap_json(src: Source, schema: Any) -> None:
     src._reader = reader  # type: ignore[method-assign]
     for n in mixed:
         src.columns[n] = "string"
+
+
+_DATA_LIKE = re.compile(r"^\s*[-+]?(\d+([.,]\d+)?|\d{4}-\d{2}-\d{2}.*)\s*$")
+
+
+def _looks_like_data(name: str) -> bool:
+    """A numeric or ISO-date "column name" means the sniffer took a data row for a header."""
+    return bool(_DATA_LIKE.match(name))
 
 
 def _first_line(exc: BaseException) -> str:
