@@ -126,7 +126,11 @@ def _same(key: str, a: Any, b: Any) -> bool:
 def check_agreement(runs: list[Run]) -> list[str]:
     """Every successful run must give the reference's answers: the same data is in both
     formats, so answers must agree across formats too. Failed runs are problems as well."""
-    problems = [f"{r['format']} {r['contender']} run {r['repeat']}: {r['error']}" for r in runs if not r["ok"]]
+    problems = [
+        f"{r['format']} {r['contender']} run {r['repeat']}: {r['error']}"
+        for r in runs
+        if not r["ok"]
+    ]
     ok = [r for r in runs if r["ok"]]
     if not ok:
         return [*problems, "no run succeeded"]
@@ -256,7 +260,9 @@ def main(argv: list[str] | None = None) -> int:
         warm_cache(path)
     cpus = os.cpu_count() or 1
     if hasattr(os, "getloadavg") and os.getloadavg()[0] > 0.5 * cpus:
-        print(f"warning: load average {os.getloadavg()[0]:.1f} on {cpus} CPUs: timings will be noisy")
+        print(
+            f"warning: load average {os.getloadavg()[0]:.1f} on {cpus} CPUs: timings will be noisy"
+        )
     print(f"{len(args.contenders)} contenders x {len(data)} formats x {args.repeat} repeats:")
     t0 = time.perf_counter()
     runs = schedule(args, data)
@@ -291,7 +297,9 @@ def main(argv: list[str] | None = None) -> int:
         "runs": runs,
     }
     args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"results: {args.output.relative_to(HERE.parent) if args.output.is_relative_to(HERE.parent) else args.output}")
+    root = HERE.parent
+    shown = args.output.relative_to(root) if args.output.is_relative_to(root) else args.output
+    print(f"results: {shown}")
     return 1 if problems else 0
 
 

@@ -55,7 +55,7 @@ def test_binary_file(write: Writer) -> None:
 def test_wrong_encoding_suggests_the_option(write: Writer) -> None:
     path = write("latin.csv", "customer,amount\nJos\xe9,10\nAnna,5\n".encode("latin-1"))
     message = _fails(path)
-    assert message.startswith(f"{path}: not valid utf-8 text")
+    assert message.startswith(f"{path}:2: not valid utf-8 text")
     assert "--encoding latin-1" in message
     ok = topshare.analyze(str(path), encoding="latin-1")
     assert [r.entity for r in ok.top] == ["José", "Anna"]

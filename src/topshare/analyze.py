@@ -26,7 +26,7 @@ from topshare.engine import (
 from topshare.errors import InputError, RejectedRowsError, TopshareError, UsageError
 from topshare.metrics import (
     HHI_BANDS,
-    MAJOR_SHARE,
+    MAJOR_SHARE_DENOMINATOR,
     abc_class,
     compute_indices,
     share,
@@ -122,6 +122,7 @@ def analyze(
         prepared = prepare(src.table, roles, file_col=FILE_COL, **opts)  # type: ignore[arg-type]
         table = _run(src, lambda: aggregate(con, prepared))
         malformed = src.malformed()
+        _refuse_wrong_encoding(src, malformed)
         tot = _run(src, lambda: collect(table, prepared, max(top + 1, max(ks))))
         money_in_units, rows_total = _engine_totals(table, prepared.scale)
         rejections = _rejections(src, roles, tot, malformed, labels, opts)
@@ -166,9 +167,20 @@ def _run(src: Source, fn: Any) -> Any:
         text = str(exc).strip().splitlines()
         first = text[0] if text else type(exc).__name__
         where = ", ".join(src.name(f) for f in src.files[:3])
-        if "unicode" in first.lower() or "encod" in first.lower():
+        if "invalid unicode" in str(exc).lower():
             first += " (try --encoding latin-1 or utf-16)"
         raise InputError(f"{where}: {first}") from exc
+
+
+def _refuse_wrong_encoding(src: Source, malformed: list[tuple[str, int, str, str]]) -> None:
+    """Text that is not valid in the encoding means the whole file was read with the wrong one:
+    an error, not a few rejected rows (every row with an accent would silently be left out)."""
+    for file, line, kind, _ in malformed:
+        if "ENCODING" in kind.upper():
+            raise InputError(
+                f"{src.name(file)}:{line}: not valid {src.encoding} text; "
+                "give the file's encoding with --encoding latin-1 or utf-16"
+            )
 
 
 def _engine_totals(table: Any, scale: int) -> tuple[int, int]:
@@ -190,8 +202,7 @@ def _rejections(
     stats = list(tot.rejected)
     bad_lines: dict[str, list[tuple[str, int, str, str]]] = {}
     for m in malformed:
-        reason = "bad_encoding" if "ENCODING" in m[2].upper() else "malformed_line"
-        bad_lines.setdefault(reason, []).append(m)
+        bad_lines.setdefault("malformed_line", []).append(m)
     for reason, items in bad_lines.items():
         stat = RejectStat(reason, len(items), None, unknown=len(items))
         for f, *_ in items:
@@ -230,31 +241,40 @@ def _row_examples(
     opts: dict[str, Any],
 ) -> dict[str, list[Example]]:
     """Up to 5 examples per reason, file by file in order, with their line numbers."""
-    wanted = {s.reason: s for s in stats if s.reason not in ("malformed_line", "bad_encoding")}
+    wanted = {s.reason: s for s in stats if s.reason != "malformed_line"}
     found: dict[str, list[Example]] = {r: [] for r in wanted}
     for file in src.files:
-        need = {r: s.by_file[file] for r, s in wanted.items() if s.by_file.get(file)}
+        need = {
+            r: min(EXAMPLES_PER_REASON - len(found[r]), s.by_file[file])
+            for r, s in wanted.items()
+            if s.by_file.get(file)
+        }
+        need = {r: n for r, n in need.items() if n > 0}
+        if not need:
+            continue
+        numbered = prepare(src.numbered(file), roles, file_col=FILE_COL, keep=(ROW_COL,), **opts)
+        # Reasons with only a few rows in this file: one scan collects them all, stopping after
+        # the last one. Frequent reasons: one scan each, stopping after their first few rows.
+        rare = [r for r, n in need.items() if wanted[r].by_file[file] <= n]
+        batches = [([r], n) for r, n in need.items() if r not in rare]
+        if rare:
+            batches.insert(0, (rare, sum(need[r] for r in rare)))
         skipped = sorted(line for f, line, _, _ in malformed if f == file)
-        numbered = None
-        for reason, in_file in need.items():
-            limit = min(EXAMPLES_PER_REASON - len(found[reason]), in_file)
-            if limit <= 0:
-                continue
-            if numbered is None:
-                numbered = prepare(
-                    src.numbered(file), roles, file_col=FILE_COL, keep=(ROW_COL,), **opts
+        for reasons, limit in batches:
+            rows = _run(src, lambda p=numbered, r=reasons, n=limit: examples(p, ROW_COL, r, n))
+            for row in rows:
+                reason = row["reason"]
+                if len(found[reason]) >= EXAMPLES_PER_REASON:
+                    continue
+                found[reason].append(
+                    Example(
+                        file=src.name(file),
+                        line=_line(src, int(row[ROW_COL]), skipped),
+                        entity=row.get("raw_entity"),
+                        value=row.get("raw_value"),
+                        date=row.get("raw_date"),
+                    )
                 )
-            rows = _run(src, lambda p=numbered, r=reason, n=limit: examples(p, ROW_COL, r, n))
-            found[reason] += [
-                Example(
-                    file=src.name(file),
-                    line=_line(src, int(row[ROW_COL]), skipped),
-                    entity=row.get("raw_entity"),
-                    value=row.get("raw_value"),
-                    date=row.get("raw_date"),
-                )
-                for row in rows
-            ]
     return found
 
 
@@ -271,7 +291,7 @@ def _line(src: Source, record: int, skipped_lines: list[int]) -> int:
 
 def shown_value(reason: str, ex: Example) -> str | None:
     """The raw text that explains a rejection: the amount, the date or the line."""
-    if reason in ("bad_value", "too_precise", "malformed_line", "bad_encoding"):
+    if reason in ("bad_value", "too_precise", "malformed_line"):
         return ex.value
     if reason == "bad_date":
         return ex.date
@@ -290,6 +310,11 @@ def _strict_message(rejections: list[Rejection]) -> str:
         f"{where}{r.description} ({r.reason}); {total:,} row(s) rejected in all "
         "and --strict turns rejections into errors"
     )
+
+
+def _is_major(units: int, total: int) -> bool:
+    """Share >= 10 % of the total, decided exactly on integers."""
+    return total > 0 and units * MAJOR_SHARE_DENOMINATOR >= total
 
 
 def _build(
@@ -325,7 +350,7 @@ def _build(
         s = share(u, total)
         rows.append(
             TopRow(rank, key, dec(u), s, share(running, total), abc_class(before),
-                   s is not None and s >= MAJOR_SHARE)
+                   _is_major(u, total))
         )  # fmt: skip
     top_sum = sums[top]
     idx = compute_indices(units, pareto, bands)
@@ -346,9 +371,7 @@ def _build(
             f"{neg_units.size:,} {labels.entities} have a negative net total and are left out of "
             "the indices"
         )
-    majors = [
-        EntityValue(k, dec(u), share(u, total)) for k, u in tot.top if total > 0 and u * 10 >= total
-    ]
+    majors = [EntityValue(k, dec(u), share(u, total)) for k, u in tot.top if _is_major(u, total)]
     date_range = DateRange(tot.date_min, tot.date_max) if tot.date_min and tot.date_max else None
     return Analysis(
         total=dec(total),

@@ -24,7 +24,6 @@ from topshare.money import AMOUNT_SCALE, UnitsArray
 #: Reasons a row is rejected, in the order they are checked (a row counts once, for the first).
 REASONS: dict[str, str] = {
     "malformed_line": "the line does not split into the file's columns",
-    "bad_encoding": "the line is not valid text in the file's encoding",
     "missing_entity": "the {entity} is empty",
     "missing_value": "the {value} is empty",
     "bad_value": "the {value} is not a number",
@@ -261,6 +260,10 @@ def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:
         decimals = valid.select("value").to_pyarrow()["value"].to_pylist()
         units = np.array([int(d.scaleb(scale)) for d in decimals], dtype=np.object_)
 
+    total = int(units.sum()) if units.dtype != np.object_ else sum(int(u) for u in units)
+    if total > 0:  # every major customer (10 x >= T) must be among the rows fetched with keys
+        majors = int(np.count_nonzero(units.astype(np.object_) * 10 >= total))
+        top_rows = max(top_rows, majors)
     top = (
         valid.order_by([valid.value.desc(), valid.entity.asc()])
         .limit(top_rows)
@@ -304,11 +307,11 @@ def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:
 
 
 def examples(
-    prepared_numbered: Prepared, row_col: str, reason: str, limit: int
+    prepared_numbered: Prepared, row_col: str, reasons: list[str], limit: int
 ) -> list[dict[str, Any]]:
-    """The first ``limit`` rows rejected for ``reason`` in one file, in file order, with their
-    record number and the raw text of the mapped columns. The scan streams and stops as soon as
-    it has found them (the caller knows how many there are in each file)."""
+    """The first ``limit`` rows rejected for one of ``reasons`` in one file, in file order, with
+    their record number and the raw text of the mapped columns. The scan streams and stops as
+    soon as it has found them (the caller knows how many there are in each file)."""
     t = prepared_numbered.table
-    picked = t.filter(t.reason == reason).limit(limit)
+    picked = t.filter(t.reason.isin(reasons)).limit(limit)
     return list(picked.to_pyarrow().to_pylist())

@@ -17,6 +17,7 @@ from topshare.money import UnitsArray, exact_sum, threshold_units
 #: HHI band edges in points: (moderate from, high above). 2023 US Merger Guidelines and 2010.
 HHI_BANDS: dict[str, tuple[float, float]] = {"2023": (1000.0, 1800.0), "2010": (1500.0, 2500.0)}
 MAJOR_SHARE = 0.10
+MAJOR_SHARE_DENOMINATOR = 10  # share >= 1/10, compared exactly as 10 * x >= T
 LORENZ_MAX_POINTS = 1000
 
 
@@ -130,7 +131,7 @@ def compute_indices(units: UnitsArray, pareto: float | str = 0.8, bands: str = "
     gini = float(2.0 * np.sum(i * s) / n - (n + 1.0) / n)
     gini_corr = gini * n / (n - 1) if n > 1 else None
     pos = s[s > 0]
-    entropy = float(-np.sum(pos * np.log(pos)))
+    entropy = float(-np.sum(pos * np.log(pos))) + 0.0  # + 0.0: no "-0.0" for one entity
     ratio = s * n  # x_i / mu
     rpos = ratio[ratio > 0]
     theil = float(np.sum(rpos * np.log(rpos)) / n)
@@ -151,7 +152,7 @@ def compute_indices(units: UnitsArray, pareto: float | str = 0.8, bands: str = "
         gini_corrected=gini_corr,
         theil=theil,
         entropy=entropy,
-        entropy_normalized=entropy / math.log(n) if n > 1 else None,
+        entropy_normalized=min(entropy / math.log(n), 1.0) if n > 1 else None,
         entropy_exp=math.exp(entropy),
         pareto_k=k,
         pareto_fraction=k / n,
