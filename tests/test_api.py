@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
-from helpers import Writer
 
 import topshare
+from helpers import Writer
 
 SALES = "customer,amount\nacme,700.10\nbeta,200\ngamma,99.90\nacme,0.00\n"
 # Totals: acme 700.10, beta 200.00, gamma 99.90 -> 1000.00.
