@@ -145,7 +145,8 @@ def test_rejections_reported_and_money_reconciles(write: Writer) -> None:
 
 def test_malformed_line_is_a_counted_rejection(write: Writer) -> None:
     good = "".join(f"C{i},1.00\n" for i in range(60))
-    path = write("m.csv", "customer,amount\n" + good[:300] + "B,5,9\n" + good[300:])
+    cut = good.index("\n", 300) + 1
+    path = write("m.csv", "customer,amount\n" + good[:cut] + "B,5,9\n" + good[cut:])
     r = run_cli("revenue", path, "-f", "json")
     assert r.code == 0, r.err
     got = json.loads(r.out)
@@ -153,7 +154,7 @@ def test_malformed_line_is_a_counted_rejection(write: Writer) -> None:
     assert got["rows"]["analysed"] == 60
     (rej,) = got["rows"]["rejected_by_reason"]
     assert rej["reason"] == "malformed_line"
-    bad_line = 1 + good[:300].count("\n") + 1
+    bad_line = 1 + good[:cut].count("\n") + 1
     assert rej["examples"] == [
         {"file": str(path), "line": bad_line, "entity": None, "value": "B,5,9", "date": None}
     ]

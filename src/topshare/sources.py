@@ -86,9 +86,12 @@ class Source:
             return []
         raw = self.con.con
         try:
+            # One bad line can give several reader errors (one per extra column): one row each.
             rows = raw.execute(
-                f"SELECT s.file_path, e.line, e.error_type, e.csv_line FROM __ts_rej_err_{self._rejects} e "
-                f"JOIN __ts_rej_scan_{self._rejects} s USING (scan_id, file_id) ORDER BY s.file_path, e.line"
+                f"SELECT s.file_path, e.line, min(e.error_type), min(e.csv_line) "
+                f"FROM __ts_rej_err_{self._rejects} e "
+                f"JOIN __ts_rej_scan_{self._rejects} s USING (scan_id, file_id) "
+                "GROUP BY s.file_path, e.line ORDER BY s.file_path, e.line"
             ).fetchall()
         except Exception:  # no rejected line: the tables were never created
             return []
