@@ -95,8 +95,37 @@ def analyze(
     ent_col = _one_of("customer", customer, "entity", entity)
     val_col = _one_of("amount", amount, "value", value)
     ks = _check_options(top, cr, pareto, hhi_bands)
-    labels = labels or Labels()
+    labels = labels or Labels(value="orders" if count else "revenue")
     con = connect(threads=threads)
+    try:
+        return _analyze(
+            con, source, ent_col, val_col, date, count, top, ks, pareto, hhi_bands, strict,
+            format, delimiter, header, encoding, date_format, decimal_comma, labels,
+        )  # fmt: skip
+    finally:
+        con.disconnect()
+
+
+def _analyze(
+    con: Any,
+    source: PathArg | Sequence[PathArg],
+    ent_col: str | None,
+    val_col: str | None,
+    date: str | None,
+    count: bool,
+    top: int,
+    ks: list[int],
+    pareto: float,
+    hhi_bands: str,
+    strict: bool,
+    format: str | None,
+    delimiter: str | None,
+    header: bool | None,
+    encoding: str | None,
+    date_format: str | None,
+    decimal_comma: bool,
+    labels: Labels,
+) -> Analysis:
     paths = [os.fspath(p) for p in ([source] if isinstance(source, (str, os.PathLike)) else source)]
     with open_source(
         con,

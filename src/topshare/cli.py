@@ -236,9 +236,9 @@ def demo(
     """
 
     def body() -> None:
-        from topshare import demo as demo_data
+        from topshare.demo import ensure
 
-        info = demo_data.ensure(rows=rows, seed=seed, path=data)
+        info = ensure(rows=rows, seed=seed, path=data)
         typer.echo(f"Demo data: {info.path} ({info.rows:,} orders, seed {info.seed})", err=True)
         result = analyze(
             str(info.path), customer="customer_id", amount="amount", date="order_date", top=top

@@ -19,7 +19,7 @@ import ibis.expr.datatypes as dt
 import numpy as np
 
 from topshare.columns import Roles
-from topshare.money import AMOUNT_SCALE, UnitsArray
+from topshare.money import AMOUNT_SCALE, UnitsArray, exact_sum
 
 #: Reasons a row is rejected, in the order they are checked (a row counts once, for the first).
 REASONS: dict[str, str] = {
@@ -260,10 +260,11 @@ def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:
         decimals = valid.select("value").to_pyarrow()["value"].to_pylist()
         units = np.array([int(d.scaleb(scale)) for d in decimals], dtype=np.object_)
 
-    total = int(units.sum()) if units.dtype != np.object_ else sum(int(u) for u in units)
+    total = exact_sum(units)
     if total > 0:  # every major customer (10 x >= T) must be among the rows fetched with keys
-        majors = int(np.count_nonzero(units.astype(np.object_) * 10 >= total))
-        top_rows = max(top_rows, majors)
+        small = units.dtype != np.object_ and int(np.abs(units).max()) < 2**59
+        tens = units * 10 if small else units.astype(np.object_) * 10
+        top_rows = max(top_rows, int(np.count_nonzero(tens >= total)))
     top = (
         valid.order_by([valid.value.desc(), valid.entity.asc()])
         .limit(top_rows)
