@@ -393,11 +393,6 @@ def test_rejection_lines_in_gzip(tmp_path: Path) -> None:
     assert [(e.file, e.line, e.value) for e in rej.examples] == [(str(path), 4, "oops")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="example line = record number + header: blank lines and quoted line breaks "
-    "before the row are not counted (analyze._line)",
-)
 @pytest.mark.parametrize(
     "text",
     [

@@ -24,6 +24,7 @@ from topshare.engine import (
     prepare,
 )
 from topshare.errors import InputError, RejectedRowsError, TopshareError, UsageError
+from topshare.lines import record_lines
 from topshare.metrics import (
     HHI_BANDS,
     MAJOR_SHARE_DENOMINATOR,
@@ -289,33 +290,47 @@ def _row_examples(
         if rare:
             batches.insert(0, (rare, sum(need[r] for r in rare)))
         skipped = sorted(line for f, line, _, _ in malformed if f == file)
+        rows = []
         for reasons, limit in batches:
-            rows = _run(src, lambda p=numbered, r=reasons, n=limit: examples(p, ROW_COL, r, n))
-            for row in rows:
-                reason = row["reason"]
-                if len(found[reason]) >= EXAMPLES_PER_REASON:
-                    continue
-                found[reason].append(
-                    Example(
-                        file=src.name(file),
-                        line=_line(src, int(row[ROW_COL]), skipped),
-                        entity=row.get("raw_entity"),
-                        value=row.get("raw_value"),
-                        date=row.get("raw_date"),
-                    )
+            rows += _run(src, lambda p=numbered, r=reasons, n=limit: examples(p, ROW_COL, r, n))
+        lines = _lines(src, file, [int(row[ROW_COL]) for row in rows], skipped)
+        for row in sorted(rows, key=lambda x: int(x[ROW_COL])):
+            reason = row["reason"]
+            if len(found[reason]) >= EXAMPLES_PER_REASON:
+                continue
+            found[reason].append(
+                Example(
+                    file=src.name(file),
+                    line=lines[int(row[ROW_COL])],
+                    entity=row.get("raw_entity"),
+                    value=row.get("raw_value"),
+                    date=row.get("raw_date"),
                 )
+            )
     return found
 
 
-def _line(src: Source, record: int, skipped_lines: list[int]) -> int:
-    """Record number -> line number: header lines and skipped malformed lines come before."""
+def _lines(src: Source, file: str, records: list[int], skipped: list[int]) -> dict[int, int]:
+    """Record numbers -> line numbers. CSV: the physical line where each record starts (blank
+    lines, quoted line breaks and skipped malformed lines counted), found by one byte scan.
+    JSON: the record number (the line, for NDJSON). Parquet: the row number."""
     if src.format not in ("csv", "tsv"):
-        return record
-    line = record + (1 if src.header else 0)
-    for s in skipped_lines:
-        if s <= line:
-            line += 1
-    return line
+        return {r: r for r in records}
+    if src.escape in ("", src.quote) and len(src.quote) <= 1:
+        found = record_lines(
+            file, records, header=src.header, quote=src.quote, skipped_lines=skipped
+        )
+        if len(found) == len(set(records)):
+            return found
+    # Backslash escapes: quote parity cannot be trusted; count one line per record instead.
+    out = {}
+    for record in records:
+        line = record + (1 if src.header else 0)
+        for s in skipped:
+            if s <= line:
+                line += 1
+        out[record] = line
+    return out
 
 
 def shown_value(reason: str, ex: Example) -> str | None:

@@ -53,6 +53,8 @@ class Source:
     columns: dict[str, Any]
     header: bool = True
     delimiter: str | None = None
+    quote: str = '"'
+    escape: str = '"'
     encoding: str = "utf-8"
     content_types: dict[str, str] = field(default_factory=dict)
     display: dict[str, str] = field(default_factory=dict)
@@ -280,6 +282,7 @@ def _configure(src: Source, *, delimiter: str | None, header: bool | None) -> No
         values: list[Any] = ["" if v == "(empty)" else v for v in row]
         sniffed_delim, quote, escape, has_header, columns = values
         src.delimiter = delim or sniffed_delim
+        src.quote, src.escape = quote or "", escape or ""
         src.header = bool(has_header) if header is None else header
         if header is None and src.header and all(_looks_like_data(c["name"]) for c in columns[1:]):
             src.header = False  # "acme,2024-01-01,10.5" is a row, not a header
