@@ -19,7 +19,7 @@ import ibis.expr.datatypes as dt
 import numpy as np
 
 from topshare.columns import Roles
-from topshare.money import AMOUNT_SCALE, UnitsArray, exact_sum
+from topshare.money import AMOUNT_SCALE, UnitsArray, exact_sum, fits_int64
 
 #: Reasons a row is rejected, in the order they are checked (a row counts once, for the first).
 REASONS: dict[str, str] = {
@@ -91,23 +91,23 @@ def prepare(
         "entity": raw_ent if raw_ent.type().is_string() else raw_ent.cast("string"),
         "file": table[file_col],
     }
+    text_value = roles.value is not None and roles.value_kind == "text"
+    text_date = roles.date is not None and roles.date_kind == "text"
     if roles.value is None:
         typed["value"] = ibis.literal(1).cast(dec)
-    elif roles.value_kind == "text":
+    elif text_value:
         text = table[roles.value]  # the casts accept surrounding spaces themselves
         typed["value_text"] = text
         typed["value"] = _parse_amount(text, dec, decimal_comma)
     else:
-        typed["value"] = table[roles.value].cast(dec)
-        typed["value_text"] = table[roles.value].cast("string")
+        typed["value"] = table[roles.value].cast(dec)  # NULL only where the column is NULL
     if roles.date is not None:
         raw_date = table[roles.date]
-        if roles.date_kind == "text":
-            typed["date_text"] = raw_date.strip()
-            typed["date"] = _parse_date(typed["date_text"], date_format)
+        if text_date:
+            typed["date_text"] = raw_date
+            typed["date"] = _parse_date(raw_date, date_format)
         else:
-            typed["date_text"] = raw_date.cast("string")
-            typed["date"] = raw_date.cast(dt.Timestamp(timezone="UTC"))
+            typed["date"] = raw_date  # DATE or TIMESTAMP: min/max need no conversion per row
     if keep:  # for examples: the raw text of the mapped columns and the row number
         typed["raw_entity"] = raw_ent.cast("string")
         if roles.value is not None:
@@ -119,23 +119,34 @@ def prepare(
     stage = table.select(**typed)
     t = _barrier(stage)
 
-    checks: list[tuple[Any, Any]] = [
-        (t.entity.isnull() | (t.entity.strip() == ""), "missing_entity")
-    ]
+    # Every check is cheap on the common path; trimming happens only where a value is suspect
+    # (CASE branches are evaluated only for the rows that reach them).
+    checks: list[tuple[Any, Any]] = [(_blank(t.entity), "missing_entity")]
     if roles.value is not None:
-        empty = t.value_text.isnull() | (t.value_text.strip() == "")
-        checks.append((t.value.isnull(), ibis.cases((empty, "missing_value"), else_="bad_value")))
-        if roles.value_kind == "text":
+        if text_value:
+            why = ibis.cases((_blank(t.value_text), "missing_value"), else_="bad_value")
+            checks.append((t.value.isnull(), why))
             checks.append(
                 (_too_precise(t.value_text, t.value, scale, decimal_comma), "too_precise")
             )
+        else:
+            checks.append((t.value.isnull(), "missing_value"))
     if roles.date is not None:
-        checks.append((t.date_text.isnull() | (t.date_text == ""), "missing_date"))
-        checks.append((t.date.isnull(), "bad_date"))
+        if text_date:
+            why = ibis.cases((_blank(t.date_text), "missing_date"), else_="bad_date")
+            checks.append((t.date.isnull(), why))
+        else:
+            checks.append((t.date.isnull(), "missing_date"))
     reason = ibis.cases(*checks, else_=ibis.null(dt.string))
     drop = [c for c in ("value_text", "date_text") if c in t.columns]
     out = t.mutate(reason=reason).drop(*drop)
     return Prepared(out, scale, roles.date is not None)
+
+
+def _blank(text: Any) -> Any:
+    """NULL, empty or only whitespace; the trim runs only when the first character is a space
+    or a control character."""
+    return text.isnull() | ibis.cases((text.ascii_str() <= 32, text.strip() == ""), else_=False)
 
 
 def _barrier(expr: Any) -> Any:
@@ -183,22 +194,26 @@ def _parse_amount(text: Any, dec: dt.DataType, decimal_comma: bool) -> Any:
 
 def _too_precise(text: Any, value: Any, scale: int, decimal_comma: bool) -> Any:
     """True when the text has more decimal places than ``scale`` that are not zeros (the parsed
-    value was rounded). Checked only for long fractions, so the second cast is rare."""
+    value was rounded). Only long texts are looked at, so the finer cast is rare."""
     sep = "," if decimal_comma else "."
-    text = text.strip()
-    pos = text.find(sep)
-    long_fraction = (text.length() > scale + 1) & (pos >= 0) & ((text.length() - pos - 1) > scale)
-    finer = text.replace(",", ".") if decimal_comma else text
+    trimmed = text.strip()
+    pos = trimmed.find(sep)
+    long_fraction = (pos >= 0) & ((trimmed.length() - pos - 1) > scale)
+    finer = trimmed.replace(",", ".") if decimal_comma else trimmed
     exact = finer.try_cast(dt.Decimal(38, min(scale + 12, 37)))
-    return ibis.cases(
-        (long_fraction & value.notnull() & exact.notnull(), exact != value), else_=False
-    )
+    suspect = ibis.cases((long_fraction & exact.notnull(), exact != value), else_=False)
+    return ibis.cases((text.length() > scale + 2, suspect), else_=False)
 
 
 def _parse_date(text: Any, date_format: str | None) -> Any:
+    """Text to a naive UTC timestamp. Plain dates take the fast DATE cast; anything longer goes
+    through TIMESTAMPTZ so that offsets ('+02:00', 'Z') are honoured."""
+    naive = dt.Timestamp()
     if date_format:
-        return _try_strptime(text, date_format).cast(dt.Timestamp(timezone="UTC"))
-    return text.try_cast(dt.Timestamp(timezone="UTC"))
+        return _try_strptime(text, date_format).cast(naive)
+    as_date = text.try_cast(dt.date).cast(naive)
+    as_time = text.try_cast(dt.Timestamp(timezone="UTC")).cast(naive)
+    return ibis.cases((text.length() <= 10, as_date), else_=as_time)
 
 
 @ibis.udf.scalar.builtin(name="try_strptime")
@@ -240,7 +255,7 @@ def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:
         valid.aggregate(
             n=valid.count(),
             rows=valid.rows.sum(),
-            max_abs=valid.value.abs().max(),
+            abs_sum=valid.value.abs().sum(),
             **(
                 {"date_min": valid.date_min.min(), "date_max": valid.date_max.max()}
                 if prepared.has_date
@@ -251,9 +266,10 @@ def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:
         .to_pylist()[0]
     )
     n = int(stats["n"] or 0)
-    max_abs = stats["max_abs"]
+    abs_sum = stats["abs_sum"]
     factor = 10**scale
-    if n and max_abs is not None and int(max_abs * factor) * n < _MAX_ENTITY_UNITS:
+    if n and abs_sum is not None and int(abs_sum * factor) < _MAX_ENTITY_UNITS:
+        # Every partial sum is bounded by the sum of absolute values: int64 is exact.
         arr = valid.select(u=(valid.value * factor).cast("int64")).to_pyarrow()["u"]
         units: UnitsArray = arr.to_numpy(zero_copy_only=False).astype(np.int64)
     else:
@@ -262,7 +278,7 @@ def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:
 
     total = exact_sum(units)
     if total > 0:  # every major customer (10 x >= T) must be among the rows fetched with keys
-        small = units.dtype != np.object_ and int(np.abs(units).max()) < 2**59
+        small = units.dtype != np.object_ and fits_int64(units, factor=10)
         tens = units * 10 if small else units.astype(np.object_) * 10
         top_rows = max(top_rows, int(np.count_nonzero(tens >= total)))
     top = (
@@ -302,9 +318,16 @@ def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:
         negatives=[(r["entity"], int(r["value"].scaleb(scale))) for r in neg],
         rows_valid=int(stats["rows"] or 0),
         rejected=sorted(rejected.values(), key=lambda s: order.index(s.reason)),
-        date_min=stats.get("date_min"),
-        date_max=stats.get("date_max"),
+        date_min=_as_datetime(stats.get("date_min")),
+        date_max=_as_datetime(stats.get("date_max")),
     )
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    """DATE results (a typed date column) as midnight timestamps; timestamps as they are."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime(value.year, value.month, value.day)
 
 
 def examples(

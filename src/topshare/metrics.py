@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from topshare.money import UnitsArray, exact_sum, threshold_units
+from topshare.money import UnitsArray, exact_sum, fits_int64, threshold_units
 
 #: HHI band edges in points: (moderate from, high above). 2023 US Merger Guidelines and 2010.
 HHI_BANDS: dict[str, tuple[float, float]] = {"2023": (1000.0, 1800.0), "2010": (1500.0, 2500.0)}
@@ -162,6 +162,6 @@ def compute_indices(units: UnitsArray, pareto: float | str = 0.8, bands: str = "
 
 def _cumsum_exact(desc: UnitsArray) -> UnitsArray:
     """Cumulative sums without overflow: int64 when the grand total fits, Python ints otherwise."""
-    if desc.dtype != np.object_ and desc.size and int(desc.max()) * desc.size < 2**62:
+    if fits_int64(desc):
         return np.cumsum(desc, dtype=np.int64)
     return np.cumsum(desc.astype(np.object_))

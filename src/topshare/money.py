@@ -47,15 +47,18 @@ def threshold_units(total_units: int, p: float | str | Decimal) -> int:
     return -((-frac.numerator) // frac.denominator)
 
 
-def exact_sum(units: UnitsArray) -> int:
-    """Exact sum of an integer-units array (Python int, no overflow)."""
+def fits_int64(units: UnitsArray, factor: int = 1) -> bool:
+    """True when every partial sum of ``units`` (times ``factor``) fits in int64, with margin:
+    the sum of absolute values bounds them all."""
     if units.dtype == np.object_:
-        return int(sum(int(u) for u in units))
-    return int(units.sum(dtype=np.int64)) if _fits_int64(units) else int(sum(int(u) for u in units))
-
-
-def _fits_int64(units: UnitsArray) -> bool:
+        return False
     if units.size == 0:
         return True
-    bound = int(np.abs(units).max())
-    return bound * units.size < 2**63
+    return float(np.abs(units).sum(dtype=np.float64)) * factor < 2.0**62
+
+
+def exact_sum(units: UnitsArray) -> int:
+    """Exact sum of an integer-units array (Python int, no overflow)."""
+    if fits_int64(units):
+        return int(units.sum(dtype=np.int64))
+    return int(sum(int(u) for u in units))
