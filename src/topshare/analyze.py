@@ -66,7 +66,7 @@ def analyze(
     *,
     customer: str | None = None,
     amount: str | None = None,
-    date: str | None = None,
+    date: str | bool | None = None,
     entity: str | None = None,
     value: str | None = None,
     count: bool = False,
@@ -88,7 +88,8 @@ def analyze(
 
     ``source`` is a path, a glob, ``"-"`` for stdin, or a list of them. Column roles come from
     ``customer``/``entity``, ``amount``/``value`` and ``date``, else are detected from common
-    names; ``count=True`` counts rows instead of summing an amount.
+    names; ``date=False`` uses no date column; ``count=True`` counts rows instead of summing an
+    amount.
 
     >>> r = analyze("sales.csv", customer="customer_id", amount="amount")  # doctest: +SKIP
     >>> r.top_n_share, r.hhi, r.gini  # doctest: +SKIP
@@ -112,7 +113,7 @@ def _analyze(
     source: PathArg | Sequence[PathArg],
     ent_col: str | None,
     val_col: str | None,
-    date: str | None,
+    date: str | bool | None,
     count: bool,
     top: int,
     ks: list[int],

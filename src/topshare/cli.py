@@ -144,6 +144,9 @@ def revenue(
         str | None, typer.Option("--amount", "--value", "-a", help="Amount (value) column.")
     ] = None,
     date: Annotated[str | None, typer.Option("--date", "-d", help="Date column.")] = None,
+    no_date: Annotated[
+        bool, typer.Option("--no-date", help="Use no date column (none is detected).")
+    ] = False,
     count: Annotated[
         bool, typer.Option("--count", help="Count rows (orders) instead of summing an amount.")
     ] = False,
@@ -192,7 +195,7 @@ def revenue(
             inputs,
             customer=customer,
             amount=amount,
-            date=date,
+            date=False if no_date else date,
             count=count,
             top=top,
             cr=_parse_cr(cr),

@@ -112,13 +112,14 @@ def map_roles(
     *,
     entity: str | None = None,
     value: str | None = None,
-    date: str | None = None,
+    date: str | bool | None = None,
     count: bool = False,
     content_types: dict[str, str] | None = None,
     entity_label: str = "customer",
     value_label: str = "amount",
 ) -> Roles:
-    """Map the roles, detect the missing ones, and check every mapped column's type."""
+    """Map the roles, detect the missing ones, and check every mapped column's type.
+    ``date=False`` maps no date column (none is detected)."""
     names = list(columns)
     how: dict[str, str] = {}
     content = content_types or {}
@@ -160,7 +161,9 @@ def map_roles(
             )
 
     dt: str | None = None
-    if date is not None:
+    if date is False:
+        pass  # no date column: none is detected, no row is checked for one
+    elif isinstance(date, str):
         dt = _resolve(date, names, where, "date")
         how["date"] = "flag"
     else:

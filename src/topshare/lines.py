@@ -15,6 +15,7 @@ from typing import IO
 
 import numpy as np
 
+_FIRST_CHUNK = 1 << 18  # examples are usually near the start: read a little first, then more
 _CHUNK = 1 << 24
 _NL, _CR = 10, 13
 
@@ -26,7 +27,7 @@ def record_lines(
     header: bool,
     quote: str = '"',
     skipped_lines: Iterable[int] = (),
-    chunk_size: int = _CHUNK,
+    chunk_size: int | None = None,
 ) -> dict[int, int]:
     """Map data-record numbers (1-based, as the reader counts them) to the physical line (1-based)
     where each record starts. ``skipped_lines`` are lines the reader rejected as malformed: they
@@ -45,9 +46,11 @@ def record_lines(
     carry_len = 0  # bytes of the record that began in an earlier chunk
     carry_line = 1
     carry_last = -1  # its last byte so far (to spot a lone '\r')
+    size = chunk_size or _FIRST_CHUNK
     with _open(path) as fh:
         while True:
-            chunk = fh.read(chunk_size)
+            chunk = fh.read(size)
+            size = chunk_size or min(size * 4, _CHUNK)
             if not chunk:
                 break
             arr = np.frombuffer(chunk, dtype=np.uint8)
