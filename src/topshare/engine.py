@@ -281,7 +281,7 @@ def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:
     if n and abs_sum is not None and int(abs_sum * factor) < _MAX_ENTITY_UNITS:
         # Every partial sum is bounded by the sum of absolute values: int64 is exact.
         arr = valid.select(u=(valid.value * factor).cast("int64")).to_pyarrow()["u"]
-        units: UnitsArray = arr.to_numpy(zero_copy_only=False).astype(np.int64)
+        units: UnitsArray = _int64_array(arr)
     else:
         decimals = valid.select("value").to_pyarrow()["value"].to_pylist()
         units = np.array([int(d.scaleb(scale)) for d in decimals], dtype=np.object_)
@@ -332,6 +332,18 @@ def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:
         date_min=_as_datetime(stats.get("date_min")),
         date_max=_as_datetime(stats.get("date_max")),
     )
+
+
+def _int64_array(chunked: Any) -> UnitsArray:
+    """An Arrow int64 column without nulls as one numpy array, straight from its buffers
+    (pyarrow's own ``to_numpy`` imports pandas, a third of a second on a cold start)."""
+    parts = []
+    for chunk in chunked.chunks:
+        if chunk.null_count:
+            raise AssertionError("per-entity totals must not be NULL")
+        data = chunk.buffers()[1]
+        parts.append(np.frombuffer(data, dtype=np.int64, count=len(chunk), offset=chunk.offset * 8))
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
 def _as_datetime(value: Any) -> datetime | None:
