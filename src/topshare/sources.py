@@ -111,8 +111,12 @@ class Source:
         self.close()
 
     def _reader(self, files: list[str], rejects: bool) -> str:
+        """The reader call for ``files``, with a column naming each row's file: the reader's
+        own for several files, a constant for one (cheaper than the reader's per-row column)."""
         listing = "[" + ", ".join(_quote(f) for f in files) + "]"
         opts = self._reader_sql
+        if len(files) > 1:
+            opts += f", filename={_quote(FILE_COL)}"
         if self.format in ("csv", "tsv"):
             if rejects:
                 self._rejects += 1
@@ -123,11 +127,15 @@ class Source:
                 )
             else:
                 opts += ", ignore_errors=true"
-            return f"read_csv({listing}{opts})"
-        if self.format == "parquet":
+            call = f"read_csv({listing}{opts})"
+        elif self.format == "parquet":
             extra = ", file_row_number=true" if not rejects else ""
-            return f"read_parquet({listing}{opts}{extra})"
-        return f"read_json({listing}{opts})"
+            call = f"read_parquet({listing}{opts}{extra})"
+        else:
+            call = f"read_json({listing}{opts})"
+        if len(files) > 1:
+            return call
+        return f"(SELECT *, {_quote(files[0])} AS {FILE_COL} FROM {call})"
 
 
 def open_source(
@@ -292,19 +300,14 @@ def _configure(src: Source, *, delimiter: str | None, header: bool | None) -> No
         opts = (
             f", delim={_quote(src.delimiter or ',')}, quote={_quote(quote or '')}, escape={_quote(escape or '')}"
             f", header={str(src.header).lower()}, all_varchar=true, encoding={_quote(src.encoding)}"
-            f", filename={_quote(FILE_COL)}, null_padding=false"
+            ", null_padding=false"
         )
         if len(src.files) > 1:
             _same_header(src)
         src._reader_sql = opts
-    elif src.format == "parquet":
-        src._reader_sql = f", filename={_quote(FILE_COL)}" + (
-            ", union_by_name=true" if len(src.files) > 1 else ""
-        )
-    else:
-        src._reader_sql = f", filename={_quote(FILE_COL)}, format='auto'" + (
-            ", union_by_name=true" if len(src.files) > 1 else ""
-        )
+    else:  # Parquet and JSON files are combined by column name
+        by_name = ", union_by_name=true" if len(src.files) > 1 else ""
+        src._reader_sql = (", format='auto'" if src.format == "json" else "") + by_name
     try:
         schema = src.con.sql(
             f"SELECT * FROM {src._reader(src.files, rejects=False)} LIMIT 0"
@@ -343,9 +346,7 @@ def _unwrap_json(src: Source, schema: Any) -> None:
     if not mixed:
         return
     repl = ", ".join(f'"{n}"->>\'$\' AS "{n}"' for n in mixed)
-    base = src._reader_sql
-    src._reader_sql = base  # the reader stays; the projection below replaces the columns
-    original = src._reader
+    original = src._reader  # the reader stays; the projection below replaces the columns
 
     def reader(files: list[str], rejects: bool) -> str:
         return f"(SELECT * REPLACE ({repl}) FROM {original(files, rejects)})"
