@@ -16,6 +16,7 @@ from topshare.columns import Roles, map_roles
 from topshare.engine import (
     EXAMPLES_PER_REASON,
     REASONS,
+    Prepared,
     RejectStat,
     Totals,
     aggregate,
@@ -58,6 +59,7 @@ from topshare.result import (
 from topshare.sources import FILE_COL, ROW_COL, Source, open_source, validate_delimiter
 
 DEFAULT_CR = (1, 4, 10, 20)
+_FIRST_PASS_ROWS = 200  # rejected rows the first example scan may take before it stops
 PathArg = str | os.PathLike[str]
 
 
@@ -284,16 +286,8 @@ def _row_examples(
         if not need:
             continue
         numbered = prepare(src.numbered(file), roles, file_col=FILE_COL, keep=(ROW_COL,), **opts)
-        # Reasons with only a few rows in this file: one scan collects them all, stopping after
-        # the last one. Frequent reasons: one scan each, stopping after their first few rows.
-        rare = [r for r, n in need.items() if wanted[r].by_file[file] <= n]
-        batches = [([r], n) for r, n in need.items() if r not in rare]
-        if rare:
-            batches.insert(0, (rare, sum(need[r] for r in rare)))
         skipped = sorted(line for f, line, _, _ in malformed if f == file)
-        rows = []
-        for reasons, limit in batches:
-            rows += _run(src, lambda p=numbered, r=reasons, n=limit: examples(p, ROW_COL, r, n))
+        rows = _example_rows(src, numbered, need, {r: wanted[r].by_file[file] for r in need})
         lines = _lines(src, file, [int(row[ROW_COL]) for row in rows], skipped)
         for row in sorted(rows, key=lambda x: int(x[ROW_COL])):
             reason = row["reason"]
@@ -309,6 +303,34 @@ def _row_examples(
                 )
             )
     return found
+
+
+def _example_rows(
+    src: Source, numbered: Prepared, need: dict[str, int], in_file: dict[str, int]
+) -> list[dict[str, Any]]:
+    """The first rejected rows of one file for each reason in ``need`` (how many are wanted).
+
+    One streaming scan takes the first rejected rows of any of these reasons and stops after a
+    bounded number; a reason still short of examples (a rare one that comes late in the file)
+    then gets a scan of its own, which stops after its last wanted row."""
+    total = sum(in_file.values())
+    first = min(total, max(_FIRST_PASS_ROWS, 10 * sum(need.values())))
+    rows = _run(src, lambda: examples(numbered, ROW_COL, list(need), first))
+    got: dict[str, int] = {}
+    for row in rows:
+        got[row["reason"]] = got.get(row["reason"], 0) + 1
+    for reason, n in need.items():
+        if got.get(reason, 0) < min(n, in_file[reason]) and first < total:
+            extra = _run(src, lambda r=reason, k=n: examples(numbered, ROW_COL, [r], k))
+            seen = {int(row[ROW_COL]) for row in rows}
+            rows += [row for row in extra if int(row[ROW_COL]) not in seen]
+    kept: list[dict[str, Any]] = []
+    taken: dict[str, int] = {}
+    for row in sorted(rows, key=lambda x: int(x[ROW_COL])):
+        if taken.get(row["reason"], 0) < need[row["reason"]]:
+            taken[row["reason"]] = taken.get(row["reason"], 0) + 1
+            kept.append(row)
+    return kept
 
 
 def _lines(src: Source, file: str, records: list[int], skipped: list[int]) -> dict[int, int]:
