@@ -405,7 +405,7 @@ def _build(
     units = tot.units
     n = int(units.size)
     total = exact_sum(units)
-    desc = sort_desc(units)
+    desc = sort_desc(units)  # compute_indices sorts the non-negative part again: small
     sums = top_sums(desc, sorted({*ks, top}))
     if [u for _, u in tot.top] != [int(u) for u in desc[: len(tot.top)]]:
         raise AssertionError("engine ranking and per-entity totals disagree")

@@ -156,7 +156,7 @@ def _blank(text: Any) -> Any:
 def _barrier(expr: Any) -> Any:
     """The expression as an opaque SQL query of its own backend (an optimisation boundary)."""
     backend = expr._find_backend()
-    return backend.sql(str(backend.compile(expr)))
+    return backend.sql(str(backend.compile(expr)), schema=expr.schema())
 
 
 def _scale_for(roles: Roles) -> int:

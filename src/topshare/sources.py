@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import ibis
 import ibis.expr.datatypes as dt
 
 from topshare.errors import InputError, UsageError
@@ -61,11 +62,13 @@ class Source:
     _reader_sql: str = ""
     _tmpdir: str | None = None
     _rejects: int = 0
+    _schema: Any = None  # the reader's schema, read once (no DESCRIBE per query)
 
     @property
     def table(self) -> Any:
         """The rows as an Ibis table: the user's columns plus the file each row came from."""
-        return self.con.sql(f"SELECT * FROM {self._reader(self.files, rejects=True)}")
+        sql = f"SELECT * FROM {self._reader(self.files, rejects=True)}"
+        return self.con.sql(sql, schema=self._schema)
 
     def numbered(self, file: str) -> Any:
         """Rows of one file with their record number (1-based, in file order)."""
@@ -316,6 +319,7 @@ def _configure(src: Source, *, delimiter: str | None, header: bool | None) -> No
         raise InputError(
             f"{first}: cannot be read as {src.format.upper()} ({_first_line(exc)})"
         ) from None
+    src._schema = schema
     src.columns = {name: typ for name, typ in schema.items() if name != FILE_COL}
     if src.format == "json":
         _unwrap_json(src, schema)
@@ -352,6 +356,7 @@ def _unwrap_json(src: Source, schema: Any) -> None:
         return f"(SELECT * REPLACE ({repl}) FROM {original(files, rejects)})"
 
     src._reader = reader  # type: ignore[method-assign]
+    src._schema = ibis.schema({n: (dt.string if n in mixed else t) for n, t in schema.items()})
     for n in mixed:
         src.columns[n] = dt.string
 
