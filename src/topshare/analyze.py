@@ -59,7 +59,9 @@ from topshare.result import (
 from topshare.sources import FILE_COL, ROW_COL, Source, open_source, validate_delimiter
 
 DEFAULT_CR = (1, 4, 10, 20)
-_FIRST_PASS_ROWS = 200  # rejected rows the first example scan may take before it stops
+# The first example scan stops after this many times the examples wanted: it streams on one
+# thread (it numbers the rows), so the earlier it stops the better.
+_FIRST_PASS_FACTOR = 2
 PathArg = str | os.PathLike[str]
 
 
@@ -314,7 +316,7 @@ def _example_rows(
     bounded number; a reason still short of examples (a rare one that comes late in the file)
     then gets a scan of its own, which stops after its last wanted row."""
     total = sum(in_file.values())
-    first = min(total, max(_FIRST_PASS_ROWS, 10 * sum(need.values())))
+    first = min(total, _FIRST_PASS_FACTOR * sum(need.values()))
     rows = _run(src, lambda: examples(numbered, ROW_COL, list(need), first))
     got: dict[str, int] = {}
     for row in rows:
