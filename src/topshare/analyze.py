@@ -437,7 +437,7 @@ def _build(
         )
     if neg_units.size:
         warnings.append(
-            f"{neg_units.size:,} {labels.entities} have a negative net total and are left out of "
+            f"{labels.count(int(neg_units.size))} with a negative net total, left out of "
             "the indices"
         )
     majors = [EntityValue(k, dec(u), share(u, total)) for k, u in tot.top if _is_major(u, total)]

@@ -156,6 +156,10 @@ class Labels:
     entities: str = "customers"
     value: str = "revenue"
 
+    def count(self, n: int) -> str:
+        """'1 customer', '2,345 customers'."""
+        return f"{n:,} {self.entity if n == 1 else self.entities}"
+
 
 @dataclass(frozen=True)
 class Analysis:

@@ -56,7 +56,7 @@ def _view(result: Analysis) -> Group:
         Text(headline(result), style="bold"),
         Text(
             f"Total {result.labels.value} {money(result.total, result)} from "
-            f"{result.n_entities:,} {result.labels.entities}"
+            f"{result.labels.count(result.n_entities)}"
             + (
                 f", {result.date_range.first:%Y-%m-%d} to {result.date_range.last:%Y-%m-%d}"
                 if result.date_range
@@ -100,7 +100,7 @@ def _view(result: Analysis) -> Group:
         neg = result.negative
         parts.append(
             Text(
-                f"{neg.entities:,} {result.labels.entities} with a negative net total "
+                f"{result.labels.count(neg.entities)} with a negative net total "
                 f"({money(neg.sum, result)}), left out of the indices: "
                 + ", ".join(f"{e.entity} {money(e.value, result)}" for e in neg.most_negative[:5])
             )

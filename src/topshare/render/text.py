@@ -81,7 +81,7 @@ def to_markdown(result: Analysis) -> str:
     lines = [f"## {headline(result)}", ""]
     lines += [
         f"Total {result.labels.value}: **{money(result.total, result)}** from "
-        f"{result.n_entities:,} {result.labels.entities}.",
+        f"{result.labels.count(result.n_entities)}.",
         "",
         f"| # | {result.labels.entity} | {result.labels.value} | share | cumulative | ABC |",
         "|---:|---|---:|---:|---:|:---:|",
@@ -130,7 +130,7 @@ def index_lines(result: Analysis) -> list[tuple[str, str]]:
         out.append(
             (
                 f"Pareto point ({pct(p.threshold, 0)})",
-                f"top {p.k:,} {result.labels.entities} = {pct(p.fraction, 2)} of them",
+                f"top {result.labels.count(p.k)} = {pct(p.fraction, 2)} of them",
             )
         )
     return out
