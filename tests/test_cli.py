@@ -140,6 +140,7 @@ def test_rejections_reported_and_money_reconciles(write: Writer) -> None:
         "rejected": "10.00",
         "unreadable_rows": 1,
         "reconciled": True,
+        "out_of_range": "0.00",
     }
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from topshare.alerts import CheckResult, Rule
+from topshare.alerts import run_check as check
 from topshare.analyze import analyze
 from topshare.errors import (
     ColumnError,
@@ -20,16 +22,21 @@ from topshare.errors import (
     TopshareError,
     UsageError,
 )
-from topshare.result import Analysis, Labels
+from topshare.result import Analysis, Labels, Period, Segment
 
 __all__ = [
     "Analysis",
+    "CheckResult",
     "ColumnError",
     "InputError",
     "Labels",
+    "Period",
     "RejectedRowsError",
+    "Rule",
+    "Segment",
     "TopshareError",
     "UsageError",
     "__version__",
     "analyze",
+    "check",
 ]

@@ -5,14 +5,17 @@ This is the whole core pipeline in one readable function; the CLI and (later) th
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from topshare import __version__
+from topshare import __version__, grid, slices
 from topshare.backend import connect
-from topshare.columns import Roles, map_roles
+from topshare.columns import Roles, map_roles, resolve
 from topshare.engine import (
     EXAMPLES_PER_REASON,
     REASONS,
@@ -22,14 +25,13 @@ from topshare.engine import (
     aggregate,
     collect,
     examples,
+    latest_date,
     prepare,
 )
 from topshare.errors import InputError, RejectedRowsError, TopshareError, UsageError
 from topshare.lines import record_lines
 from topshare.metrics import (
     HHI_BANDS,
-    MAJOR_SHARE_DENOMINATOR,
-    abc_class,
     compute_indices,
     share,
     sort_desc,
@@ -37,6 +39,15 @@ from topshare.metrics import (
     top_sums,
 )
 from topshare.money import exact_sum, normalize, to_decimal
+from topshare.periods import (
+    Window,
+    check_period,
+    check_tz,
+    parse_day,
+    parse_last,
+    trailing,
+    window,
+)
 from topshare.result import (
     Analysis,
     Columns,
@@ -53,8 +64,10 @@ from topshare.result import (
     Population,
     Rejection,
     Rows,
+    Scope,
+    Segment,
     SourceInfo,
-    TopRow,
+    TheilSplit,
 )
 from topshare.sources import FILE_COL, ROW_COL, Source, open_source, validate_delimiter
 
@@ -87,6 +100,12 @@ def analyze(
     decimal_comma: bool = False,
     labels: Labels | None = None,
     threads: int | None = None,
+    period: str | None = None,
+    segments: Sequence[str | Sequence[str]] = (),
+    date_from: str | date | None = None,
+    date_to: str | date | None = None,
+    last: str | None = None,
+    tz: str | None = None,
 ) -> Analysis:
     """Revenue from the top ``top`` customers and every concentration index, from files.
 
@@ -95,6 +114,13 @@ def analyze(
     names; ``date=False`` uses no date column; ``count=True`` counts rows instead of summing an
     amount.
 
+    Over time and by segment: ``period`` ("day", "week", "month", "quarter", "year") adds the
+    series with the churn of the top N between periods; ``date_from``/``date_to`` (inclusive
+    days) or ``last`` ("30d", "12w", "12m", "4q", "2y": whole periods ending with the last
+    date) limit the rows analysed; ``tz`` is the zone timestamps with an offset are converted
+    to before they are bucketed and filtered (default UTC). ``segments`` is a list of columns
+    (or of lists of columns, for their combinations): every metric per segment value.
+
     >>> r = analyze("sales.csv", customer="customer_id", amount="amount")  # doctest: +SKIP
     >>> r.top_n_share, r.hhi, r.gini  # doctest: +SKIP
     """
@@ -102,14 +128,64 @@ def analyze(
     val_col = _one_of("amount", amount, "value", value)
     ks = _check_options(top, cr, pareto, hhi_bands)
     labels = labels or Labels(value="orders" if count else "revenue")
-    con = connect(threads=threads)
+    scope = _Scope(
+        period=check_period(period),
+        first=parse_day(date_from, "--from"),
+        last_day=parse_day(date_to, "--to"),
+        last=parse_last(last),
+        last_text=last,
+        tz=check_tz(tz),
+        segments=_check_segments(segments),
+    )
+    if scope.last and (scope.first or scope.last_day):
+        raise UsageError("give either --last or --from/--to, not both")
+    if scope.first or scope.last_day:
+        window(scope.first, scope.last_day)  # checks the order of the bounds
+    con = connect(threads=threads, tz=scope.tz)
     try:
         return _analyze(
             con, source, ent_col, val_col, date, count, top, ks, pareto, hhi_bands, strict,
-            format, delimiter, header, encoding, date_format, decimal_comma, labels,
+            format, delimiter, header, encoding, date_format, decimal_comma, labels, scope,
         )  # fmt: skip
     finally:
         con.disconnect()
+
+
+@dataclass(frozen=True)
+class _Scope:
+    period: str | None
+    first: date | None
+    last_day: date | None
+    last: tuple[int, str] | None
+    last_text: str | None
+    tz: str
+    segments: list[list[str]]
+
+    @property
+    def needs_date(self) -> str | None:
+        if self.period:
+            return "--period"
+        if self.last:
+            return "--last"
+        if self.first or self.last_day:
+            return "--from/--to"
+        return None
+
+
+def _check_segments(segments: Sequence[str | Sequence[str]]) -> list[list[str]]:
+    if isinstance(segments, str):
+        segments = [segments]
+    out: list[list[str]] = []
+    for spec in segments:
+        cols = [c.strip() for c in (spec.split(",") if isinstance(spec, str) else spec)]
+        if not cols or any(not c for c in cols):
+            raise UsageError(f"a segment is a column name (or names joined by ','), got {spec!r}")
+        if len(cols) != len(set(cols)):
+            raise UsageError(f"segment {spec!r} names a column twice")
+        out.append(cols)
+    if len({c for spec in out for c in spec}) > grid.MAX_SEGMENT_COLUMNS:
+        raise UsageError(f"at most {grid.MAX_SEGMENT_COLUMNS} different segment columns")
+    return out
 
 
 def _analyze(
@@ -131,6 +207,7 @@ def _analyze(
     date_format: str | None,
     decimal_comma: bool,
     labels: Labels,
+    scope: _Scope,
 ) -> Analysis:
     paths = [os.fspath(p) for p in ([source] if isinstance(source, (str, os.PathLike)) else source)]
     with open_source(
@@ -153,9 +230,22 @@ def _analyze(
             entity_label=labels.entity,
             value_label="amount",
         )
+        where = first if len(src.files) == 1 else f"{first} (and {len(src.files) - 1} more)"
+        if scope.needs_date and roles.date is None:
+            raise UsageError(
+                f"{where}: {scope.needs_date} needs a date column and none was found; "
+                "name it with --date COLUMN"
+            )
+        seg_cols = list(dict.fromkeys(
+            resolve(c, list(src.columns), where, "segment") for spec in scope.segments for c in spec
+        ))  # fmt: skip
         opts = {"date_format": date_format, "decimal_comma": decimal_comma}
-        prepared = prepare(src.table, roles, file_col=FILE_COL, **opts)  # type: ignore[arg-type]
-        table = _run(src, lambda: aggregate(con, prepared))
+        win = _window(src, roles, scope, opts)
+        prepared = prepare(
+            src.table, roles, file_col=FILE_COL, segments=tuple(seg_cols), window=win,
+            period=scope.period, **opts,  # type: ignore[arg-type]
+        )  # fmt: skip
+        table, cells = _run(src, lambda: aggregate(con, prepared))
         malformed = src.malformed()
         _refuse_wrong_encoding(src, malformed)
         tot = _run(src, lambda: collect(table, prepared, max(top + 1, max(ks))))
@@ -165,12 +255,89 @@ def _analyze(
         if strict and rejections:
             raise RejectedRowsError(_strict_message(rejections))
         if tot.rows_valid == 0:
-            detail = "; ".join(f"{r.rows:,} {r.reason}" for r in rejections) or "no data rows"
+            parts = [f"{r.rows:,} {r.reason}" for r in rejections]
+            if tot.out_of_range and win:
+                parts.append(
+                    f"{tot.out_of_range.rows:,} outside {win.first_day or '…'} to "
+                    f"{win.last_day or '…'}"
+                )
+            detail = "; ".join(parts) or "no data rows"
             raise InputError(f"{first}: no rows left to analyse ({detail})")
-        return _build(
+        result = _build(
             tot, ks, top, pareto, hhi_bands, roles, src, rejections, rows_read, money_in_units,
             labels,
         )  # fmt: skip
+        full: Analysis = _run(src, lambda: _over_time_and_segments(
+            result, cells, tot, prepared, scope, win, seg_cols, top, pareto, hhi_bands
+        ))  # fmt: skip
+        return full
+
+
+def _window(src: Source, roles: Roles, scope: _Scope, opts: dict[str, Any]) -> Window | None:
+    """The rows kept by --from/--to, or by --last (which needs the last date: a scan of its own)."""
+    if scope.first or scope.last_day:
+        return window(scope.first, scope.last_day)
+    if scope.last is None:
+        return None
+    plain = prepare(src.table, roles, file_col=FILE_COL, **opts)
+    latest = _run(src, lambda: latest_date(plain))
+    return trailing(scope.last, latest) if latest is not None else None
+
+
+def _over_time_and_segments(
+    result: Analysis,
+    cells: Any,
+    tot: Totals,
+    prepared: Prepared,
+    scope: _Scope,
+    win: Window | None,
+    seg_cols: list[str],
+    top: int,
+    pareto: float,
+    bands: str,
+) -> Analysis:
+    """The period series and the segment breakdowns, from the engine's cells."""
+    opt = slices.Options(top, pareto, bands, tot.scale)
+    seg_name = dict(zip(seg_cols, prepared.segments, strict=True))
+    first = (win.first_day if win else None) or (tot.date_min.date() if tot.date_min else None)
+    last = (win.last_day if win else None) or (tot.date_max.date() if tot.date_max else None)
+    period_args = (first, last, scope.period) if scope.period and first and last else None
+    periods = None
+    if period_args:
+        by_period = grid.load(cells, ["period"], tot.scale, prepared.dims)
+        periods = slices.series(by_period, (), *period_args, opt)
+    segments: list[Segment] | None = None
+    theil: list[TheilSplit] | None = None
+    if scope.segments:
+        segments, theil = [], []
+        for spec in scope.segments:
+            cols = [resolve_in(seg_cols, c) for c in spec]
+            by = [seg_name[c] for c in cols]
+            groups = grid.load(cells, by, tot.scale, prepared.dims)
+            per_period = (
+                grid.load(cells, [*by, "period"], tot.scale, prepared.dims) if period_args else None
+            )
+            segments += slices.segments(groups, cols, opt, per_period, period_args)
+            theil.append(slices.theil_of(groups, cols, int(tot.units.size)))
+    return dataclasses.replace(
+        result,
+        scope=Scope(
+            period=scope.period,
+            first_day=win.first_day if win else None,
+            last_day=win.last_day if win else None,
+            last=scope.last_text if scope.last else None,
+            tz=scope.tz,
+            segments=[[resolve_in(seg_cols, c) for c in spec] for spec in scope.segments],
+        ),
+        periods=periods,
+        segments=segments,
+        theil_decomposition=theil,
+    )
+
+
+def resolve_in(resolved: list[str], name: str) -> str:
+    """The resolved spelling of a segment column given in any case."""
+    return name if name in resolved else next(c for c in resolved if c.lower() == name.lower())
 
 
 def _one_of(a_name: str, a: str | None, b_name: str, b: str | None) -> str | None:
@@ -381,11 +548,6 @@ def _strict_message(rejections: list[Rejection]) -> str:
     )
 
 
-def _is_major(units: int, total: int) -> bool:
-    """Share >= 10 % of the total, decided exactly on integers."""
-    return total > 0 and units * MAJOR_SHARE_DENOMINATOR >= total
-
-
 def _build(
     tot: Totals,
     ks: list[int],
@@ -411,21 +573,14 @@ def _build(
     sums = top_sums(desc, sorted({*ks, top}))
     if [u for _, u in tot.top] != [int(u) for u in desc[: len(tot.top)]]:
         raise AssertionError("engine ranking and per-entity totals disagree")
-    rows: list[TopRow] = []
-    running = 0
-    for rank, (key, u) in enumerate(tot.top[: min(top, n)], start=1):
-        before = share(running, total)
-        running += u
-        s = share(u, total)
-        rows.append(
-            TopRow(rank, key, dec(u), s, share(running, total), abc_class(before),
-                   _is_major(u, total))
-        )  # fmt: skip
+    rows = slices.top_rows(tot.top, total, min(top, n), slices.Options(top, pareto, bands, scale))
     top_sum = sums[top]
     idx = compute_indices(units, pareto, bands)
     neg_units = units[units < 0]
     rejected_units = sum(r.amount.scaleb(scale) for r in rejections if r.amount is not None)
-    analysed_plus_rejected = total + int(rejected_units)
+    outside = tot.out_of_range
+    outside_units = (outside.units or 0) if outside else 0
+    analysed_plus_rejected = total + int(rejected_units) + outside_units
     warnings = []
     if total <= 0:
         warnings.append("the total is not positive: shares are undefined (null)")
@@ -440,7 +595,9 @@ def _build(
             f"{labels.count(int(neg_units.size))} with a negative net total, left out of "
             "the indices"
         )
-    majors = [EntityValue(k, dec(u), share(u, total)) for k, u in tot.top if _is_major(u, total)]
+    majors = [
+        EntityValue(k, dec(u), share(u, total)) for k, u in tot.top if slices.is_major(u, total)
+    ]
     date_range = DateRange(tot.date_min, tot.date_max) if tot.date_min and tot.date_max else None
     return Analysis(
         total=dec(total),
@@ -476,6 +633,7 @@ def _build(
             analysed=tot.rows_valid,
             rejected=sum(r.rows for r in rejections),
             rejected_by_reason=rejections,
+            out_of_range=outside.rows if outside else 0,
         ),
         money=Money(
             in_=dec(money_in_units),
@@ -483,6 +641,7 @@ def _build(
             rejected=dec(int(rejected_units)),
             unreadable_rows=sum(r.unreadable for r in rejections),
             reconciled=money_in_units == analysed_plus_rejected,
+            out_of_range=dec(outside_units),
         ),
         columns=Columns(
             entity=roles.entity,

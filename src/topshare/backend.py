@@ -68,15 +68,16 @@ class DuckDBBackend(_IbisDuckDB):  # type: ignore[misc]
             return super().get_schema(*args, **kwargs)
 
 
-def connect(threads: int | None = None, memory_limit: str | None = None) -> Any:
+def connect(threads: int | None = None, memory_limit: str | None = None, tz: str = "UTC") -> Any:
     """A fresh in-memory DuckDB connection through Ibis, spilling to a temporary directory.
 
-    Sessions run in UTC so that timestamps without a zone mean the same thing everywhere.
+    Sessions run in ``tz`` (UTC by default, a checked IANA name otherwise): timestamps with an
+    offset are converted to that zone's wall clock, those without one are taken as they are.
     """
     spill = os.path.join(tempfile.gettempdir(), "topshare-spill")
     con = DuckDBBackend().connect(database=":memory:")
     raw = con.con
-    raw.execute("SET TimeZone = 'UTC'")
+    raw.execute("SET TimeZone = ?", [tz])
     raw.execute("SET enable_progress_bar = false")
     # DuckDB 2.0's type_pushdown turns a TRY_CAST over an all-text CSV column into a strict cast
     # inside the reader, so one bad amount fails the whole query instead of being rejected.

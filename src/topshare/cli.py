@@ -130,88 +130,295 @@ def _emit(result: Any, fmt: str, output: Path | None) -> None:
     write_output(render(result, fmt, width=width, color=color), output)
 
 
+# Source and scope options, shared by `revenue` and `check`.
+Inputs = Annotated[
+    list[str],
+    typer.Argument(help="Files or globs (CSV/TSV, Parquet, JSON/NDJSON, .gz), or - for stdin."),
+]
+Customer = Annotated[
+    str | None, typer.Option("--customer", "--entity", "-c", help="Customer (entity) column.")
+]
+Amount = Annotated[
+    str | None, typer.Option("--amount", "--value", "-a", help="Amount (value) column.")
+]
+DateCol = Annotated[str | None, typer.Option("--date", "-d", help="Date column.")]
+NoDate = Annotated[bool, typer.Option("--no-date", help="Use no date column (none is detected).")]
+Count = Annotated[
+    bool, typer.Option("--count", help="Count rows (orders) instead of summing an amount.")
+]
+InputFormat = Annotated[
+    str | None,
+    typer.Option("--input-format", help="csv, tsv, parquet or json (default: from the name)."),
+]
+Delimiter = Annotated[
+    str | None, typer.Option("--delimiter", help="CSV delimiter (default: detected).")
+]
+Header = Annotated[
+    bool | None,
+    typer.Option("--header/--no-header", help="Whether the CSV has a header (default: detected)."),
+]
+Encoding = Annotated[
+    str | None, typer.Option("--encoding", help="Text encoding: utf-8, utf-16 or latin-1.")
+]
+DateFormat = Annotated[
+    str | None,
+    typer.Option("--date-format", help="strptime format of the dates, e.g. '%d/%m/%Y'."),
+]
+DecimalComma = Annotated[
+    bool, typer.Option("--decimal-comma", help="Amounts use a decimal comma: 1.234,50.")
+]
+PeriodOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--period", "-p", help="Series per day, week (ISO, from Monday), month, quarter or year."
+    ),
+]
+From = Annotated[
+    str | None, typer.Option("--from", help="First day analysed, YYYY-MM-DD (inclusive).")
+]
+To = Annotated[str | None, typer.Option("--to", help="Last day analysed, YYYY-MM-DD (inclusive).")]
+Last = Annotated[
+    str | None,
+    typer.Option(
+        "--last",
+        help="Trailing window of whole periods ending with the last date: 30d, 12w, 12m, 4q, 2y.",
+    ),
+]
+Tz = Annotated[
+    str | None,
+    typer.Option(
+        "--tz", help="Time zone timestamps with an offset are converted to (default UTC)."
+    ),
+]
+SegmentOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--segment",
+        "-s",
+        help="Segment column (repeatable); 'a,b' for the combinations of two columns.",
+    ),
+]
+
+
+def _analyze_options(
+    customer: str | None,
+    amount: str | None,
+    date: str | None,
+    no_date: bool,
+    count: bool,
+    input_format: str | None,
+    delimiter: str | None,
+    header: bool | None,
+    encoding: str | None,
+    date_format: str | None,
+    decimal_comma: bool,
+    period: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    last: str | None,
+    tz: str | None,
+    segment: list[str] | None,
+) -> dict[str, Any]:
+    """The keyword arguments of :func:`topshare.analyze` that every analysing command shares."""
+    return {
+        "customer": customer,
+        "amount": amount,
+        "date": False if no_date else date,
+        "count": count,
+        "format": input_format,
+        "delimiter": delimiter,
+        "header": header,
+        "encoding": encoding,
+        "date_format": date_format,
+        "decimal_comma": decimal_comma,
+        "period": period,
+        "date_from": date_from,
+        "date_to": date_to,
+        "last": last,
+        "tz": tz,
+        "segments": segment or [],
+    }
+
+
 @app.command()
 def revenue(
-    inputs: Annotated[
-        list[str],
-        typer.Argument(help="Files or globs (CSV/TSV, Parquet, JSON/NDJSON, .gz), or - for stdin."),
-    ],
-    customer: Annotated[
-        str | None,
-        typer.Option("--customer", "--entity", "-c", help="Customer (entity) column."),
-    ] = None,
-    amount: Annotated[
-        str | None, typer.Option("--amount", "--value", "-a", help="Amount (value) column.")
-    ] = None,
-    date: Annotated[str | None, typer.Option("--date", "-d", help="Date column.")] = None,
-    no_date: Annotated[
-        bool, typer.Option("--no-date", help="Use no date column (none is detected).")
-    ] = False,
-    count: Annotated[
-        bool, typer.Option("--count", help="Count rows (orders) instead of summing an amount.")
-    ] = False,
+    inputs: Inputs,
+    customer: Customer = None,
+    amount: Amount = None,
+    date: DateCol = None,
+    no_date: NoDate = False,
+    count: Count = False,
     top: Top = 10,
     cr: CR = ",".join(map(str, DEFAULT_CR)),
     pareto: ParetoOpt = 0.8,
     hhi_bands: Bands = "2023",
+    period: PeriodOpt = None,
+    date_from: From = None,
+    date_to: To = None,
+    last: Last = None,
+    tz: Tz = None,
+    segment: SegmentOpt = None,
     fmt: Fmt = "table",
     output: Output = None,
     strict: Strict = False,
-    input_format: Annotated[
-        str | None,
-        typer.Option("--input-format", help="csv, tsv, parquet or json (default: from the name)."),
-    ] = None,
-    delimiter: Annotated[
-        str | None, typer.Option("--delimiter", help="CSV delimiter (default: detected).")
-    ] = None,
-    header: Annotated[
-        bool | None,
-        typer.Option(
-            "--header/--no-header", help="Whether the CSV has a header (default: detected)."
-        ),
-    ] = None,
-    encoding: Annotated[
-        str | None, typer.Option("--encoding", help="Text encoding: utf-8, utf-16 or latin-1.")
-    ] = None,
-    date_format: Annotated[
-        str | None,
-        typer.Option("--date-format", help="strptime format of the dates, e.g. '%d/%m/%Y'."),
-    ] = None,
-    decimal_comma: Annotated[
-        bool, typer.Option("--decimal-comma", help="Amounts use a decimal comma: 1.234,50.")
-    ] = False,
+    input_format: InputFormat = None,
+    delimiter: Delimiter = None,
+    header: Header = None,
+    encoding: Encoding = None,
+    date_format: DateFormat = None,
+    decimal_comma: DecimalComma = False,
     debug: Debug = False,
 ) -> None:
     """Revenue from the top N customers, its share of the total, and concentration indices.
 
     Columns are detected from common names unless given; the mapping used is always shown.
     Rows that cannot be used are counted by reason with examples, and the money reconciles.
+    With `--period` the same metrics per period, and who entered and left the top N; with
+    `--segment` the same metrics per segment value.
 
     Example: `topshare revenue sales.csv --top 20 --format json -o top.json`
+
+    Example: `topshare revenue sales.csv --period quarter --last 4q --segment region`
     """
 
     def body() -> None:
         result = analyze(
             inputs,
-            customer=customer,
-            amount=amount,
-            date=False if no_date else date,
-            count=count,
             top=top,
             cr=_parse_cr(cr),
             pareto=pareto,
             hhi_bands=hhi_bands,
             strict=strict,
-            format=input_format,
-            delimiter=delimiter,
-            header=header,
-            encoding=encoding,
-            date_format=date_format,
-            decimal_comma=decimal_comma,
-        )
+            **_analyze_options(
+                customer, amount, date, no_date, count, input_format, delimiter, header,
+                encoding, date_format, decimal_comma, period, date_from, date_to, last, tz,
+                segment,
+            ),
+        )  # fmt: skip
         _emit(result, fmt, output)
 
     _guard(debug, body)
+
+
+@app.command()
+def check(
+    inputs: Inputs,
+    max_top_share: Annotated[
+        float | None, typer.Option("--max-top-share", help="Breach when the top-N share is above.")
+    ] = None,
+    max_top1_share: Annotated[
+        float | None,
+        typer.Option("--max-top1-share", help="Breach when the largest entity's share is above."),
+    ] = None,
+    max_hhi: Annotated[
+        float | None, typer.Option("--max-hhi", help="Breach when HHI (points) is above.")
+    ] = None,
+    major: Annotated[
+        float | None,
+        typer.Option("--major", help="Breach when any one entity's share is at or above."),
+    ] = None,
+    max_gini: Annotated[
+        float | None, typer.Option("--max-gini", help="Breach when the Gini is above.")
+    ] = None,
+    min_effective_number: Annotated[
+        float | None,
+        typer.Option("--min-effective-number", help="Breach when 1/HHI is below."),
+    ] = None,
+    scope: Annotated[
+        str,
+        typer.Option(
+            "--scope", help="Where the flag thresholds apply: overall, latest, segments, periods."
+        ),
+    ] = "overall",
+    rules: Annotated[
+        Path | None, typer.Option("--rules", help="TOML file of [[rule]] tables.")
+    ] = None,
+    notify: Annotated[
+        str | None, typer.Option("--notify", help="POST the JSON result to this webhook URL.")
+    ] = None,
+    notify_on: Annotated[
+        str, typer.Option("--notify-on", help="When to notify: breach (default) or always.")
+    ] = "breach",
+    notify_timeout: Annotated[
+        float, typer.Option("--notify-timeout", help="Webhook timeout in seconds.", min=0.1)
+    ] = 10.0,
+    customer: Customer = None,
+    amount: Amount = None,
+    date: DateCol = None,
+    no_date: NoDate = False,
+    count: Count = False,
+    top: Top = 10,
+    hhi_bands: Bands = "2023",
+    period: PeriodOpt = None,
+    date_from: From = None,
+    date_to: To = None,
+    last: Last = None,
+    tz: Tz = None,
+    segment: SegmentOpt = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="Output format: table or json.", metavar="FORMAT")
+    ] = "table",
+    output: Output = None,
+    strict: Strict = False,
+    input_format: InputFormat = None,
+    delimiter: Delimiter = None,
+    header: Header = None,
+    encoding: Encoding = None,
+    date_format: DateFormat = None,
+    decimal_comma: DecimalComma = False,
+    debug: Debug = False,
+) -> None:
+    """Alert on concentration: exit 0 when every rule passes, 1 when one is breached, 2 on error.
+
+    Thresholds come from flags (applied at `--scope`) and/or a TOML rules file; shares are
+    fractions (0.2 = 20 %), HHI is in points.
+
+    Example: `topshare check sales.csv --max-top1-share 0.2 --max-hhi 1800 --major 0.10`
+
+    Example: `topshare check sales.csv --rules rules.toml --period month --notify http://127.0.0.1:9000/hook`
+    """
+
+    def body() -> int:
+        from topshare.alerts import SCOPES, Rule, run_check
+        from topshare.alerts import notify as send
+        from topshare.render.check import render_check
+
+        if fmt not in ("table", "json"):
+            raise UsageError(f"unknown --format {fmt!r} for check: expected table or json")
+        if notify_on not in ("breach", "always"):
+            raise UsageError(f"--notify-on must be breach or always, got {notify_on!r}")
+        if scope not in SCOPES:
+            raise UsageError(f"--scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+        flags = {
+            "top_n_share": max_top_share,
+            "top1_share": max_top1_share,
+            "hhi": max_hhi,
+            "major": major,
+            "gini": max_gini,
+            "effective_number": min_effective_number,
+        }
+        given = [Rule(metric, value, scope) for metric, value in flags.items() if value is not None]
+        result = run_check(
+            inputs,
+            given,
+            rules_file=rules,
+            top=top,
+            hhi_bands=hhi_bands,
+            strict=strict,
+            **_analyze_options(
+                customer, amount, date, no_date, count, input_format, delimiter, header,
+                encoding, date_format, decimal_comma, period, date_from, date_to, last, tz,
+                segment,
+            ),
+        )  # fmt: skip
+        text = result.to_json() + "\n" if fmt == "json" else render_check(result)
+        write_output(text, output)
+        if notify and (notify_on == "always" or result.status == "breach"):
+            send(notify, result, timeout=notify_timeout)
+        return result.exit_code
+
+    code = _guard(debug, body)
+    raise typer.Exit(code)
 
 
 @app.command()

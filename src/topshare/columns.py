@@ -71,7 +71,8 @@ def _find(columns: list[str], names: tuple[str, ...], words: tuple[str, ...]) ->
     return None
 
 
-def _resolve(name: str, columns: list[str], where: str, role: str) -> str:
+def resolve(name: str, columns: list[str], where: str, role: str) -> str:
+    """The column ``name`` (case-insensitive when unambiguous), or a clear error."""
     if name in columns:
         return name
     folded = [c for c in columns if c.lower() == name.lower()]
@@ -125,7 +126,7 @@ def map_roles(
     content = content_types or {}
 
     if entity is not None:
-        ent: str | None = _resolve(entity, names, where, entity_label)
+        ent: str | None = resolve(entity, names, where, entity_label)
         how["entity"] = "flag"
     else:
         ent = _find(names, ENTITY_NAMES, _ENTITY_WORDS)
@@ -145,7 +146,7 @@ def map_roles(
             raise ColumnError("--count counts rows; it cannot be combined with --amount/--value")
         how["value"] = "count"
     elif value is not None:
-        val = _resolve(value, names, where, value_label)
+        val = resolve(value, names, where, value_label)
         how["value"] = "flag"
     else:
         rest = [c for c in names if c != ent]
@@ -164,7 +165,7 @@ def map_roles(
     if date is False:
         pass  # no date column: none is detected, no row is checked for one
     elif isinstance(date, str):
-        dt = _resolve(date, names, where, "date")
+        dt = resolve(date, names, where, "date")
         how["date"] = "flag"
     else:
         rest = [c for c in names if c not in (ent, val)]

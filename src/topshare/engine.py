@@ -20,6 +20,7 @@ import numpy as np
 
 from topshare.columns import Roles
 from topshare.money import AMOUNT_SCALE, UnitsArray, exact_sum, fits_int64
+from topshare.periods import PERIODS, Window
 
 #: Reasons a row is rejected, in the order they are checked (a row counts once, for the first).
 REASONS: dict[str, str] = {
@@ -34,6 +35,8 @@ REASONS: dict[str, str] = {
 #: Reasons travel through the engine as small integers (cheap to compare and group by).
 CODES: dict[str, int] = {name: code for code, name in enumerate(REASONS, start=1)}
 NAMES: dict[int, str] = {code: name for name, code in CODES.items()}
+#: A valid row outside the date window (--from/--to/--last): not analysed, not rejected either.
+OUT_OF_RANGE = 99
 EXAMPLES_PER_REASON = 5
 _MAX_ENTITY_UNITS = 2**62
 
@@ -47,6 +50,13 @@ class Prepared:
     table: Any
     scale: int
     has_date: bool
+    period: str | None = None  # truncation unit of the period key (see topshare.periods)
+    segments: tuple[str, ...] = ()  # names of the segment columns in ``table`` (seg0, seg1...)
+
+    @property
+    def dims(self) -> tuple[str, ...]:
+        """The columns the cells are grouped by besides the entity."""
+        return (("period",) if self.period else ()) + self.segments
 
 
 @dataclass
@@ -68,6 +78,7 @@ class Totals:
     negatives: list[tuple[str, int]]  # the most negative entities (up to 10)
     rows_valid: int
     rejected: list[RejectStat]
+    out_of_range: RejectStat | None
     date_min: datetime | None
     date_max: datetime | None
 
@@ -80,6 +91,9 @@ def prepare(
     date_format: str | None = None,
     decimal_comma: bool = False,
     keep: tuple[str, ...] = (),
+    segments: tuple[str, ...] = (),
+    window: Window | None = None,
+    period: str | None = None,
 ) -> Prepared:
     """Type the mapped columns and classify each row (``reason`` is NULL for a valid row).
 
@@ -109,8 +123,14 @@ def prepare(
         if text_date:
             typed["date_text"] = raw_date
             typed["date"] = _parse_date(raw_date, date_format)
+        elif getattr(raw_date.type(), "timezone", None):
+            typed["date"] = raw_date.cast(dt.Timestamp())  # wall clock in the session's zone
         else:
             typed["date"] = raw_date  # DATE or TIMESTAMP: min/max need no conversion per row
+    seg_names = tuple(f"seg{i}" for i in range(len(segments)))
+    for name, col in zip(seg_names, segments, strict=True):
+        raw = table[col]
+        typed[name] = raw if raw.type().is_string() else raw.cast("string")
     if keep:  # for examples: the raw text of the mapped columns and the row number
         typed["raw_entity"] = raw_ent.cast("string")
         if roles.value is not None:
@@ -141,10 +161,20 @@ def prepare(
             checks.append((t.date.isnull(), why))
         else:
             checks.append((t.date.isnull(), c["missing_date"]))
+    if window is not None and (window.start or window.stop):
+        outside = ibis.literal(False)
+        date_type = t.date.type()
+        for bound, before in ((window.start, True), (window.stop, False)):
+            if bound is None:
+                continue
+            lit = ibis.literal(bound.date() if date_type.is_date() else bound, type=date_type)
+            outside = outside | (t.date < lit if before else t.date >= lit)
+        checks.append((outside, ibis.literal(OUT_OF_RANGE, type=dt.int8)))
     reason = ibis.cases(*checks, else_=ibis.null(dt.int8))
     drop = [c for c in ("value_text", "date_text") if c in t.columns]
     out = t.mutate(reason=reason).drop(*drop)
-    return Prepared(out, scale, roles.date is not None)
+    return Prepared(out, scale, roles.date is not None, PERIODS[period] if period else None,
+                    seg_names)  # fmt: skip
 
 
 def _blank(text: Any) -> Any:
@@ -228,10 +258,13 @@ def _try_strptime(text: str, fmt: str) -> datetime:  # type: ignore[empty-body]
     """DuckDB's TRY_STRPTIME: NULL where the text does not match the format."""
 
 
-def aggregate(con: Any, prepared: Prepared) -> Any:
+def aggregate(con: Any, prepared: Prepared) -> tuple[Any, Any]:
     """The one scan: valid rows summed per entity, rejected rows per reason and file (the
     ``key`` column holds the entity for valid rows and the file for rejected ones).
-    Materialised as a temporary table in the engine and returned as an Ibis table."""
+
+    Returns ``(totals, cells)``, temporary tables in the engine. With periods or segments the
+    scan groups valid rows by entity, period key and segment values too (``cells``), and
+    ``totals`` regroups that (small) table per entity; otherwise both are the same table."""
     t = prepared.table
     valid = t.reason.isnull()
     # A value that was rounded (too_precise) is not known exactly: it joins no money sum.
@@ -243,6 +276,14 @@ def aggregate(con: Any, prepared: Prepared) -> Any:
     }
     if prepared.has_date:
         cols["date"] = t.date
+    extra: list[str] = []
+    if prepared.period:
+        key = t.date.truncate(prepared.period).cast(dt.date)
+        cols["period"] = ibis.cases((valid, key), else_=ibis.null(dt.date))
+        extra.append("period")
+    for name in prepared.segments:
+        cols[name] = ibis.cases((valid, t[name]), else_=ibis.null(dt.string))
+        extra.append(name)
     grouped = t.select(**cols)
     metrics: dict[str, Any] = {
         "value": grouped.value.sum(),
@@ -252,8 +293,21 @@ def aggregate(con: Any, prepared: Prepared) -> Any:
     if prepared.has_date:
         metrics["date_min"] = grouped.date.min()
         metrics["date_max"] = grouped.date.max()
-    expr = grouped.group_by(["reason", "key"]).aggregate(**metrics)
-    return con.create_table(f"__topshare_totals_{next(_tmp_ids)}", expr, temp=True)
+    expr = grouped.group_by(["reason", "key", *extra]).aggregate(**metrics)
+    cells = con.create_table(f"__topshare_cells_{next(_tmp_ids)}", expr, temp=True)
+    if not extra:
+        return cells, cells
+    sums: dict[str, Any] = {
+        "value": cells.value.sum(),
+        "rows": cells.rows.sum(),
+        "known": cells.known.sum(),
+    }
+    if prepared.has_date:
+        sums["date_min"] = cells.date_min.min()
+        sums["date_max"] = cells.date_max.max()
+    regrouped = cells.group_by(["reason", "key"]).aggregate(**sums)
+    totals = con.create_table(f"__topshare_totals_{next(_tmp_ids)}", regrouped, temp=True)
+    return totals, cells
 
 
 def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:
@@ -314,7 +368,7 @@ def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:
     )
     rejected: dict[str, RejectStat] = {}
     for r in rej_rows:
-        name = NAMES[r["reason"]]
+        name = NAMES.get(r["reason"], "out_of_range")
         stat = rejected.setdefault(name, RejectStat(name, 0, None))
         stat.rows += int(r["rows"])
         stat.unknown += int(r["rows"]) - int(r["known"] or 0)
@@ -328,6 +382,7 @@ def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:
         top=[(r["entity"], int(r["value"].scaleb(scale))) for r in top],
         negatives=[(r["entity"], int(r["value"].scaleb(scale))) for r in neg],
         rows_valid=int(stats["rows"] or 0),
+        out_of_range=rejected.pop("out_of_range", None),
         rejected=sorted(rejected.values(), key=lambda s: order.index(s.reason)),
         date_min=_as_datetime(stats.get("date_min")),
         date_max=_as_datetime(stats.get("date_max")),
@@ -351,6 +406,13 @@ def _as_datetime(value: Any) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
     return datetime(value.year, value.month, value.day)
+
+
+def latest_date(prepared: Prepared) -> datetime | None:
+    """The last date of a valid row (for a trailing window): a scan of its own."""
+    valid = prepared.table.filter(prepared.table.reason.isnull())
+    value = valid.aggregate(d=valid.date.max()).to_pyarrow().to_pylist()[0]
+    return _as_datetime(value["d"])
 
 
 def examples(

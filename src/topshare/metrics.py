@@ -165,3 +165,36 @@ def _cumsum_exact(desc: UnitsArray) -> UnitsArray:
     if fits_int64(desc):
         return np.cumsum(desc, dtype=np.int64)
     return np.cumsum(desc.astype(np.object_))
+
+
+def theil_split(parts: list[UnitsArray]) -> tuple[float | None, float | None, float | None]:
+    """Theil T over all the cells of ``parts`` (groups of per-entity totals; cells < 0 left out,
+    as in the index population) and its exact decomposition (total, between, within):
+
+        T = sum_g (P_g / P) ln(mu_g / mu)  +  sum_g (P_g / P) T_g
+
+    with P_g, mu_g and T_g the sum, mean and Theil T of group g, P and mu those of all cells."""
+    pops = [p[p >= 0] for p in parts]
+    n = sum(int(p.size) for p in pops)
+    p_all = sum(exact_sum(p) for p in pops)
+    if n == 0 or p_all <= 0:
+        return None, None, None
+    mu = p_all / n
+    between = 0.0
+    within = 0.0
+    ratios = []
+    for pop in pops:
+        p_g = exact_sum(pop)
+        if pop.size == 0 or p_g <= 0:
+            continue  # a group with nothing to share carries no weight
+        weight = p_g / p_all
+        mu_g = p_g / pop.size
+        between += weight * math.log(mu_g / mu)
+        r = pop.astype(np.float64) / mu_g
+        r = r[r > 0]
+        within += weight * float(np.sum(r * np.log(r)) / pop.size)
+        ratios.append(pop.astype(np.float64) / mu)
+    every = np.concatenate(ratios) if ratios else np.empty(0)
+    every = every[every > 0]
+    total = float(np.sum(every * np.log(every)) / n)
+    return total, between, within

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from topshare.money import normalize
 
@@ -112,18 +112,21 @@ class Rows:
     analysed: int
     rejected: int
     rejected_by_reason: list[Rejection]
+    out_of_range: int = 0  # valid rows outside --from/--to/--last: neither analysed nor rejected
 
 
 @dataclass(frozen=True)
 class Money:
-    """Reconciliation: ``in`` = ``analysed`` + ``rejected`` (the amounts that could be read);
-    rows whose amount could not be read at all are counted in ``unreadable_rows``."""
+    """Reconciliation: ``in`` = ``analysed`` + ``rejected`` + ``out_of_range`` (the amounts
+    that could be read); rows whose amount could not be read at all are counted in
+    ``unreadable_rows``."""
 
     in_: Decimal
     analysed: Decimal
     rejected: Decimal
     unreadable_rows: int
     reconciled: bool
+    out_of_range: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,109 @@ class SourceInfo:
 class DateRange:
     first: datetime
     last: datetime
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What part of the data was analysed: the date window (inclusive days, in ``tz``), the
+    period unit of the series and the segment columns."""
+
+    period: str | None
+    first_day: date | None
+    last_day: date | None
+    last: str | None  # the --last spec the window came from, if any
+    tz: str
+    segments: list[list[str]]
+
+
+@dataclass(frozen=True)
+class Slice:
+    """The headline metrics of one part of the data (a period, a segment value, or both), as
+    in the top level of :class:`Analysis` (same definitions, same names)."""
+
+    _json_first: ClassVar[tuple[str, ...]] = ()
+
+    total: Decimal
+    rows: int
+    n_entities: int
+    top_n_sum: Decimal
+    top_n_share: float | None
+    tie_at_boundary: bool
+    top: list[TopRow]
+    others: Others
+    hhi: float | None
+    hhi_points: float | None
+    hhi_normalized: float | None
+    hhi_band: str | None
+    effective_number: float | None
+    gini: float | None
+    gini_corrected: float | None
+    theil: float | None
+    pareto: Pareto
+    major: list[EntityValue]
+    negative: Negative
+
+    @property
+    def top1_share(self) -> float | None:
+        return self.top[0].share if self.top else None
+
+
+@dataclass(frozen=True)
+class Mover:
+    """An entity that entered, left or stayed in the top N between two consecutive periods.
+    Ranks are 1-based within the top N (None: not in it); shares are of each period's total."""
+
+    entity: str
+    rank: int | None
+    previous_rank: int | None
+    value: Decimal
+    previous_value: Decimal
+    share: float | None
+    previous_share: float | None
+
+
+@dataclass(frozen=True)
+class ShareChange:
+    """Top-N share of this period minus the previous one's, and its exact decomposition:
+    ``total = entered - left + stayed`` (each term is a sum of shares; see docs/formulas.md)."""
+
+    total: float | None
+    entered: float | None
+    left: float | None
+    stayed: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Period(Slice):
+    _json_first: ClassVar[tuple[str, ...]] = ("period", "label")
+
+    period: date
+    label: str
+    entered: list[Mover] | None  # None for the first period of a series
+    left: list[Mover] | None
+    stayed: list[Mover] | None
+    share_change: ShareChange | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Segment(Slice):
+    _json_first: ClassVar[tuple[str, ...]] = ("segment",)
+
+    segment: dict[str, str | None]
+    periods: list[Period] | None = None
+
+
+@dataclass(frozen=True)
+class TheilSplit:
+    """Theil T over (segment, entity) cells = between + within (exact). ``nested`` is true when
+    every entity falls in one segment value only: the cells are then the entities and ``theil``
+    is the overall Theil T."""
+
+    by: list[str]
+    theil: float | None
+    between: float | None
+    within: float | None
+    nested: bool
 
 
 @dataclass(frozen=True)
@@ -198,6 +304,10 @@ class Analysis:
     warnings: list[str] = field(default_factory=list)
     scale: int = 2
     version: str = ""
+    scope: Scope | None = None
+    periods: list[Period] | None = None
+    segments: list[Segment] | None = None
+    theil_decomposition: list[TheilSplit] | None = None
 
     @property
     def top1_share(self) -> float | None:
@@ -281,7 +391,9 @@ def _num(v: Decimal, scale: int) -> str:
 def _plain(obj: Any, scale: int) -> Any:
     """Dataclasses to dicts, Decimal to exact strings, datetimes to ISO 8601, NaN to None."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _plain(getattr(obj, f.name), scale) for f in dataclasses.fields(obj)}
+        first = getattr(obj, "_json_first", ())
+        names = [*first, *(f.name for f in dataclasses.fields(obj) if f.name not in first)]
+        return {name: _plain(getattr(obj, name), scale) for name in names}
     if isinstance(obj, Decimal):
         return str(normalize(obj, scale=scale))
     if isinstance(obj, float):

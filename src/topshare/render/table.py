@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from topshare.analyze import shown_value
+from topshare.render.series import period_views, scope_line, segment_views
 from topshare.render.text import headline, index_lines, money, pct, reconciliation
 from topshare.result import Analysis
 
@@ -65,8 +66,11 @@ def _view(result: Analysis) -> Group:
         ),
         Text(f"Source: {src}", style="dim"),
         Text(_columns_line(result), style="dim"),
-        Text(""),
     ]
+    scope = scope_line(result)
+    if scope:
+        parts.append(Text(scope, style="dim"))
+    parts.append(Text(""))
     top = Table(box=box.SIMPLE_HEAD, show_footer=True, pad_edge=False)
     top.add_column("#", justify="right")
     top.add_column(result.labels.entity.capitalize(), footer="Total", overflow="fold")
@@ -96,6 +100,10 @@ def _view(result: Analysis) -> Group:
     for name, value in index_lines(result):
         idx.add_row(name, value)
     parts += [idx]
+    if result.periods:
+        parts += period_views(result, result.periods)
+    if result.segments:
+        parts += segment_views(result)
     if result.negative.entities:
         neg = result.negative
         parts.append(
@@ -108,7 +116,9 @@ def _view(result: Analysis) -> Group:
     rows = result.rows
     parts.append(
         Text(
-            f"Rows: {rows.read:,} read, {rows.analysed:,} analysed, {rows.rejected:,} rejected. "
+            f"Rows: {rows.read:,} read, {rows.analysed:,} analysed, {rows.rejected:,} rejected"
+            + (f", {rows.out_of_range:,} outside the date window" if rows.out_of_range else "")
+            + ". "
             + reconciliation(result),
             style="bold" if rows.rejected else "",
         )

@@ -141,7 +141,13 @@ def reconciliation(result: Analysis) -> str:
     mark = "reconciled" if m.reconciled else "DOES NOT RECONCILE"
     text = (
         f"Money in {money(m.in_, result)} = analysed {money(m.analysed, result)} + rejected "
-        f"{money(m.rejected, result)} ({mark})"
+        f"{money(m.rejected, result)}"
+        + (
+            f" + outside the window {money(m.out_of_range, result)}"
+            if result.rows.out_of_range
+            else ""
+        )
+        + f" ({mark})"
     )
     if m.unreadable_rows:
         text += f"; {m.unreadable_rows:,} row(s) had no readable amount"

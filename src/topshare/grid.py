@@ -1,0 +1,133 @@
+"""Per-entity totals of every group (a period, a segment value, or both) from the engine's cells.
+
+The engine has already summed the rows per (entity, period, segment values); this module asks it
+for the totals grouped by the columns wanted (one query, integer units), and lays them out in
+Python as one array per group without any per-row Python objects: group keys are dictionary-
+encoded by Arrow, the groups ordered with numpy. Entity keys stay in an Arrow array and only
+the few that a top list needs are turned into Python strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from topshare.money import UnitsArray
+
+_MAX_CELL_UNITS = 2**62
+MAX_SEGMENT_COLUMNS = 8
+
+
+@dataclass(frozen=True)
+class Groups:
+    """``units[offsets[g]:offsets[g + 1]]`` are the per-entity totals of group ``keys[g]``."""
+
+    by: list[str]
+    keys: list[tuple[Any, ...]]
+    units: UnitsArray
+    offsets: npt.NDArray[np.int64]
+    rows: list[int]
+    entities: pa.Array  # entity keys, in the engine's order
+    order: npt.NDArray[np.int64]  # units[i] belongs to entities[order[i]]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def index(self) -> dict[tuple[Any, ...], int]:
+        return {k: g for g, k in enumerate(self.keys)}
+
+    def group_units(self, g: int) -> UnitsArray:
+        return self.units[self.offsets[g] : self.offsets[g + 1]]
+
+    def top(self, g: int, m: int) -> list[tuple[str, int]]:
+        """The ``m`` first entities of group ``g``: value descending, key ascending on ties."""
+        lo = int(self.offsets[g])
+        seg = self.group_units(g)
+        if m <= 0 or seg.size == 0:
+            return []
+        if seg.size > m and seg.dtype != np.object_:
+            kth = np.partition(seg, seg.size - m)[seg.size - m]  # the m-th largest value
+            cand = np.nonzero(seg >= kth)[0]  # every entity tied with it too
+        else:
+            cand = np.arange(seg.size)
+        keys = self.entities.take(pa.array(self.order[lo + cand])).to_pylist()
+        pairs = sorted(zip(keys, (int(u) for u in seg[cand]), strict=True),
+                       key=lambda p: (-p[1], p[0]))  # fmt: skip
+        return pairs[:m]
+
+    def values_of(self, g: int, entities: list[str]) -> dict[str, int]:
+        """The totals of a few given entities in group ``g`` (absent: not in the dict)."""
+        if not entities:
+            return {}
+        lo, hi = int(self.offsets[g]), int(self.offsets[g + 1])
+        keys = self.entities.take(pa.array(self.order[lo:hi]))
+        hit = np.nonzero(pc.is_in(keys, value_set=pa.array(entities)).to_numpy(False))[0]
+        names = keys.take(pa.array(hit)).to_pylist()
+        return {name: int(self.units[lo + i]) for name, i in zip(names, hit, strict=True)}
+
+
+def load(cells: Any, by: list[str], scale: int, dims: tuple[str, ...]) -> Groups:
+    """Per-entity totals for each distinct value of the ``by`` columns of the valid cells
+    (``dims``: every column the cells are grouped by besides the entity)."""
+    valid = cells.filter(cells.reason.isnull())
+    if set(dims) - set(by):
+        valid = valid.group_by([*by, "key"]).aggregate(
+            value=valid.value.sum(), rows=valid.rows.sum()
+        )
+    factor = 10**scale
+    bound = valid.aggregate(a=valid.value.abs().sum()).to_pyarrow().to_pylist()[0]["a"]
+    small = bound is None or int(bound * factor) < _MAX_CELL_UNITS
+    value = (valid.value * factor).cast("int64") if small else valid.value
+    table = valid.select(*by, "key", "rows", u=value).to_pyarrow().combine_chunks()
+    n = table.num_rows
+    if small:
+        units: UnitsArray = _numbers(table["u"], np.int64)
+    else:
+        units = np.array([int(d.scaleb(scale)) for d in table["u"].to_pylist()], dtype=np.object_)
+    rows = _numbers(table["rows"], np.int64)
+
+    # One integer code per cell from the sorted distinct values of each ``by`` column.
+    gid = np.zeros(n, dtype=np.int64)
+    for col in by:
+        codes, radix = _sorted_codes(table[col])
+        gid = gid * radix + codes
+    uniq, inverse = np.unique(gid, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    counts = np.bincount(inverse, minlength=uniq.size)
+    offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    first_of_group = order[offsets[:-1]] if n else np.empty(0, dtype=np.int64)
+    key_cols = [table[col].take(pa.array(first_of_group)).to_pylist() for col in by]
+    keys = list(zip(*key_cols, strict=True)) if by else [()] * uniq.size
+    group_rows = np.bincount(inverse, weights=rows.astype(np.float64), minlength=uniq.size)
+    return Groups(
+        by=by,
+        keys=keys,
+        units=units[order],
+        offsets=offsets,
+        rows=[int(r) for r in group_rows],
+        entities=table["key"].chunk(0) if table["key"].num_chunks else pa.array([], pa.string()),
+        order=order,
+    )
+
+
+def _numbers(column: Any, dtype: Any) -> npt.NDArray[Any]:
+    arr = column.chunk(0) if column.num_chunks else pa.array([], pa.int64())
+    return np.asarray(arr.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=dtype)
+
+
+def _sorted_codes(column: Any) -> tuple[npt.NDArray[np.int64], int]:
+    """Codes 0..k-1 that sort like the values (NULL last), and k + 1 (the radix)."""
+    arr = column.chunk(0) if column.num_chunks else pa.array([], column.type)
+    encoded = pc.dictionary_encode(arr)
+    values = encoded.dictionary.to_pylist()
+    rank = np.empty(len(values) + 1, dtype=np.int64)
+    for position, i in enumerate(sorted(range(len(values)), key=lambda j: values[j])):
+        rank[i] = position
+    rank[len(values)] = len(values)  # NULL
+    raw = encoded.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
+    return rank[raw.astype(np.int64)], len(values) + 1
