@@ -1,13 +1,19 @@
-"""The contenders: the same KPI computed four ways, one per fresh process.
+"""The contenders: the same answers computed several ways, one per fresh process.
 
-The task, on every file: per-customer net sums of the valid rows; the total; the top-N customers
-(by net total, ties by customer id), their sum and share of the total; HHI and Gini over the
-customers whose net total is >= 0; and the number of rejected rows (empty customer, or an
-amount that is missing or not a number).
+Case ``kpi`` (four contenders), on every file: per-customer net sums of the valid rows; the
+total; the top-N customers (by net total, ties by customer id), their sum and share of the
+total; HHI and Gini over the customers whose net total is >= 0; and the number of rejected rows
+(empty customer, or an amount that is missing or not a number).
+
+Case ``monthly`` (topshare and the hand-written DuckDB SQL): the same per calendar month of
+``order_date`` (per (month, customer) net sums, month total, top N by ROW_NUMBER, its sum and
+share, HHI points and Gini), and the churn of the top-N set between consecutive months: the
+entered and left customers and the terms of the exact decomposition of the change in top-N
+share, ``change = entered - left + stayed``. A row without a valid date is rejected too.
 
 Run by ``run.py`` as a child process::
 
-    python benchmarks/contenders.py CONTENDER FORMAT PATH [--top 10]
+    python benchmarks/contenders.py CONTENDER FORMAT PATH [--top 10] [--case kpi|monthly]
 
 It prints one JSON line: the wall time of the work (imports excluded and reported apart), the
 process's own peak RSS, and the answers, which the runner compares across contenders.
@@ -41,6 +47,43 @@ class Outcome:
 
 
 Worker = Callable[[str, str, int], Outcome]
+
+
+@dataclass
+class ShareChange:
+    """Top-N share of a month minus the previous month's, and its decomposition
+    ``total = entered - left + stayed``; every term None when either month's total is not > 0."""
+
+    total: float | None
+    entered: float | None
+    left: float | None
+    stayed: float | None
+
+
+@dataclass
+class Month:
+    """One calendar month of the ``monthly`` case (money in exact integer cents)."""
+
+    month: str  # first day, ISO: 2023-01-01
+    total_cents: int
+    n_customers: int
+    top_sum_cents: int
+    top_share: float | None
+    hhi_points: float | None
+    gini: float | None
+    top_ids: list[str]
+    entered: list[str] | None  # None for the first month (no previous one to compare with)
+    left: list[str] | None
+    share_change: ShareChange | None
+
+
+@dataclass
+class MonthlyOutcome:
+    rejected: int
+    months: list[Month]
+
+
+MonthlyWorker = Callable[[str, str, int], MonthlyOutcome]
 
 
 def _cents(value: Decimal) -> int:
@@ -87,6 +130,51 @@ def load_topshare() -> Worker:
             rejected=r.rows.rejected,
             top_ids=[row.entity for row in r.top],
         )
+
+    return work
+
+
+def load_topshare_monthly() -> MonthlyWorker:
+    import topshare
+
+    def work(path: str, fmt: str, top: int) -> MonthlyOutcome:
+        r = topshare.analyze(
+            path,
+            customer="customer_id",
+            amount="amount",
+            date="order_date",
+            top=top,
+            period="month",
+        )
+        assert r.periods is not None
+        months = []
+        for p in r.periods:
+            sc = p.share_change
+            months.append(
+                Month(
+                    month=p.period.isoformat(),
+                    total_cents=_cents(p.total),
+                    n_customers=p.n_entities,
+                    top_sum_cents=_cents(p.top_n_sum),
+                    top_share=p.top_n_share,
+                    hhi_points=p.hhi_points,
+                    gini=p.gini,
+                    top_ids=[row.entity for row in p.top],
+                    entered=None if p.entered is None else [m.entity for m in p.entered],
+                    left=None if p.left is None else [m.entity for m in p.left],
+                    share_change=(
+                        None
+                        if p.entered is None
+                        else ShareChange(
+                            sc.total if sc else None,
+                            sc.entered if sc else None,
+                            sc.left if sc else None,
+                            sc.stayed if sc else None,
+                        )
+                    ),
+                )
+            )
+        return MonthlyOutcome(rejected=r.rows.rejected, months=months)
 
     return work
 

@@ -17,7 +17,7 @@ COMMANDS = sorted(GROUP.commands)
 
 
 def test_commands_exist() -> None:
-    assert COMMANDS == ["demo", "revenue"]
+    assert COMMANDS == ["check", "demo", "revenue"]
 
 
 @pytest.mark.parametrize("name", COMMANDS)

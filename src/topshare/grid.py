@@ -96,8 +96,10 @@ def load(cells: Any, by: list[str], scale: int, dims: tuple[str, ...]) -> Groups
     for col in by:
         codes, radix = _sorted_codes(table[col])
         gid = gid * radix + codes
-    uniq, inverse = np.unique(gid, return_inverse=True)
-    order = np.argsort(inverse, kind="stable")
+    uniq, inverse = _dense(gid)
+    # Few groups (periods, segment values): a 16-bit key sorts by radix, in linear time.
+    small_keys = inverse.astype(np.int16) if uniq.size < 2**15 else inverse
+    order = np.argsort(small_keys, kind="stable")
     counts = np.bincount(inverse, minlength=uniq.size)
     offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
     first_of_group = order[offsets[:-1]] if n else np.empty(0, dtype=np.int64)
@@ -113,6 +115,18 @@ def load(cells: Any, by: list[str], scale: int, dims: tuple[str, ...]) -> Groups
         entities=table["key"].chunk(0) if table["key"].num_chunks else pa.array([], pa.string()),
         order=order,
     )
+
+
+def _dense(gid: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The sorted distinct codes and each cell's index among them (``np.unique`` without its
+    sort when the codes are small enough for a lookup table)."""
+    if gid.size and int(gid.min()) >= 0 and int(gid.max()) < max(4 * gid.size, 1 << 20):
+        present = np.bincount(gid) > 0
+        uniq = np.nonzero(present)[0].astype(np.int64)
+        lookup = np.cumsum(present) - 1
+        return uniq, lookup[gid].astype(np.int64)
+    uniq, inverse = np.unique(gid, return_inverse=True)
+    return uniq.astype(np.int64), inverse.astype(np.int64)
 
 
 def _numbers(column: Any, dtype: Any) -> npt.NDArray[Any]:

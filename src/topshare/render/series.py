@@ -33,7 +33,10 @@ def sparkline(values: Sequence[float | None]) -> str:
 
 def points(x: float | None) -> str:
     """A change of share in percentage points: +2.1 pts."""
-    return "n/a" if x is None else f"{100 * x:+.1f} pts"
+    if x is None:
+        return "n/a"
+    value = 100 * x
+    return f"{0.0 if abs(value) < 0.05 else value:+.1f} pts"  # no "-0.0 pts"
 
 
 def scope_line(result: Analysis) -> str | None:

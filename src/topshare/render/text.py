@@ -100,6 +100,7 @@ def to_markdown(result: Analysis) -> str:
     lines += ["", "| index | value |", "|---|---:|"]
     for name, value in index_lines(result):
         lines.append(f"| {name} | {value} |")
+    lines += _md_series(result)
     lines += ["", f"Rows: {result.rows.read:,} read, {result.rows.analysed:,} analysed, "
                   f"{result.rows.rejected:,} rejected. {reconciliation(result)}"]  # fmt: skip
     for rej in result.rows.rejected_by_reason:
@@ -107,6 +108,37 @@ def to_markdown(result: Analysis) -> str:
     for w in result.warnings:
         lines.append(f"> Note: {w}")
     return "\n".join(lines) + "\n"
+
+
+def _md_series(result: Analysis) -> list[str]:
+    """The period series and the segments as Markdown tables."""
+    n = result.top_n
+    out: list[str] = []
+    if result.periods:
+        out += ["", f"| period | total | top-{n} | share | Δ share (entered − left + stayed) "
+                    "| HHI | Gini | entities |",
+                "|---|---:|---:|---:|---|---:|---:|---:|"]  # fmt: skip
+        for p in result.periods:
+            c = p.share_change
+            change = (
+                f"{pct(c.total)} ({pct(c.entered)} − {pct(c.left)} + {pct(c.stayed)})" if c else ""
+            )
+            out.append(
+                f"| {p.label} | {money(p.total, result)} | {money(p.top_n_sum, result)} "
+                f"| {pct(p.top_n_share)} | {change} | {num(p.hhi_points, 0)} | {num(p.gini, 3)} "
+                f"| {p.n_entities:,} |"
+            )
+    if result.segments:
+        out += ["", f"| segment | total | top-{n} share | top-1 share | HHI | Gini | entities |",
+                "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for s in result.segments:
+            name = ", ".join(f"{k}={'(none)' if v is None else v}" for k, v in s.segment.items())
+            out.append(
+                f"| {_md_escape(name)} | {money(s.total, result)} | {pct(s.top_n_share)} "
+                f"| {pct(s.top1_share)} | {num(s.hhi_points, 0)} | {num(s.gini, 3)} "
+                f"| {s.n_entities:,} |"
+            )
+    return out
 
 
 def index_lines(result: Analysis) -> list[tuple[str, str]]:
