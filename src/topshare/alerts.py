@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import tomllib
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,7 +58,10 @@ class Rule:
                 f"unknown rule scope {self.scope!r}: expected one of {', '.join(SCOPES)}"
             )
         if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)):
-            raise UsageError(f"rule {self.title!r}: the threshold must be a number")
+            raise UsageError(
+                f"rule {self.name or self.metric!r}: the threshold must be a number, "
+                f"got {self.threshold!r}"
+            )
         if self.metric in ("top_n_share", "top1_share", "major") and not 0 <= self.threshold <= 1:
             raise UsageError(
                 f"rule {self.title!r}: a share threshold is a fraction in [0, 1] "
@@ -66,10 +70,8 @@ class Rule:
 
     @property
     def title(self) -> str:
-        return (
-            self.name
-            or f"{self.metric} {'<=' if self.direction == 'max' else '>='} {self.threshold:g}"
-        )
+        ok = {"max": "<=", "min": ">="}[self.direction] if self.metric != "major" else "<"
+        return self.name or f"{self.metric} {ok} {self.threshold:g}"
 
     @property
     def direction(self) -> str:
@@ -226,7 +228,9 @@ def _judge(rule: Rule, where: str, part: Analysis | Slice) -> Outcome:
             return Outcome(rule.title, rule.metric, rule.scope, where, None, rule.threshold, "n/a")
         if rule.metric == "major":
             breach = part_sum >= t * total  # exact: share >= threshold
-            entities = [r.entity for r in part.top if r.value >= t * total]
+            named = {r.entity: r.value for r in part.top} | {m.entity: m.value for m in part.major}
+            entities = [k for k, v in sorted(named.items(), key=lambda kv: (-kv[1], kv[0]))
+                        if v >= t * total]  # fmt: skip
         else:
             breach = part_sum > t * total
             if rule.metric == "top1_share" and breach and part.top:
@@ -236,15 +240,26 @@ def _judge(rule: Rule, where: str, part: Analysis | Slice) -> Outcome:
                  "effective_number": part.effective_number}[rule.metric]  # fmt: skip
         if value is None:
             return Outcome(rule.title, rule.metric, rule.scope, where, None, rule.threshold, "n/a")
-        breach = value > rule.threshold if rule.direction == "max" else value < rule.threshold
+        # Indices are float64: compared after rounding (HHI points to 6 decimals, as for the
+        # bands; the others to 9) so that float noise (2000.0000000000005) decides nothing.
+        shown = round(value, 6 if rule.metric == "hhi" else 9)
+        breach = shown > rule.threshold if rule.direction == "max" else shown < rule.threshold
     return Outcome(rule.title, rule.metric, rule.scope, where, value, rule.threshold,
                    "breach" if breach else "pass", entities)  # fmt: skip
 
 
+def check_url(url: str) -> str:
+    """A webhook URL must be http(s) with a host: checked before any work, so that a cron job
+    with a mistyped URL fails at once rather than at its first breach."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--notify needs an http:// or https:// URL with a host, got {url!r}")
+    return url
+
+
 def notify(url: str, result: CheckResult, timeout: float = 10.0) -> None:
     """POST the JSON result to a webhook. Any failure is a clear error (exit code 2)."""
-    if not url.lower().startswith(("http://", "https://")):
-        raise UsageError(f"--notify needs an http:// or https:// URL, got {url!r}")
+    check_url(url)
     body = result.to_json(indent=None).encode("utf-8")
     request = urllib.request.Request(
         url,

@@ -379,7 +379,7 @@ def check(
     """
 
     def body() -> int:
-        from topshare.alerts import SCOPES, Rule, run_check
+        from topshare.alerts import SCOPES, Rule, check_url, run_check
         from topshare.alerts import notify as send
         from topshare.render.check import render_check
 
@@ -389,6 +389,8 @@ def check(
             raise UsageError(f"--notify-on must be breach or always, got {notify_on!r}")
         if scope not in SCOPES:
             raise UsageError(f"--scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+        if notify is not None:
+            check_url(notify)
         flags = {
             "top_n_share": max_top_share,
             "top1_share": max_top1_share,
