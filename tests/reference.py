@@ -242,3 +242,64 @@ def ref_top(totals: dict[str, int], top: int = 10, ks: Sequence[int] = (1, 4, 10
         negative_entities=len(negatives),
         negative_sum=sum(negatives),
     )
+
+
+# --- over time and by segment ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefChurn:
+    """The top-N sets of two consecutive periods compared: entity keys in ranking order, and the
+    change of the top-N share with its terms, (total, entered, left, stayed); None when either
+    total is not positive."""
+
+    entered: list[str]
+    left: list[str]
+    stayed: list[str]
+    change: tuple[Fraction, Fraction, Fraction, Fraction] | None
+
+
+def ref_churn(before: dict[str, int], after: dict[str, int], top: int) -> RefChurn:
+    """Churn of the top N from ``before`` to ``after`` (entity -> net total in each period):
+    entered and stayed in the new ranking order, left in the old one. The share change is
+    computed from the two top-N shares, each term from its own definition."""
+    old = [key for key, _ in ranking(before)[:top]]
+    new = [key for key, _ in ranking(after)[:top]]
+    entered = [key for key in new if key not in old]
+    left = [key for key in old if key not in new]
+    stayed = [key for key in new if key in old]
+    t0, t1 = sum(before.values()), sum(after.values())
+    if t0 <= 0 or t1 <= 0:
+        return RefChurn(entered, left, stayed, None)
+    change = Fraction(sum(after[k] for k in new), t1) - Fraction(sum(before[k] for k in old), t0)
+    in_share = sum((Fraction(after[k], t1) for k in entered), Fraction(0))
+    out_share = sum((Fraction(before[k], t0) for k in left), Fraction(0))
+    kept = sum((Fraction(after[k], t1) - Fraction(before[k], t0) for k in stayed), Fraction(0))
+    return RefChurn(entered, left, stayed, (change, in_share, out_share, kept))
+
+
+def ref_theil(values: Sequence[int]) -> float:
+    """Theil T = (1/n) sum (x/mu) ln(x/mu), 0 ln 0 = 0, over the values >= 0 (zeros count in n)."""
+    pop = [x for x in values if x >= 0]
+    mu = Fraction(sum(pop), len(pop))
+    return sum(float(x / mu) * math.log(x / mu) for x in pop if x > 0) / len(pop)
+
+
+def ref_theil_split(groups: Sequence[Sequence[int]]) -> tuple[float, float, float]:
+    """(T, between, within) of Theil T over every cell of ``groups`` (cells < 0 left out):
+    between = sum_g (P_g/P) ln(mu_g/mu), within = sum_g (P_g/P) T_g; a group whose population
+    sums to 0 has no weight. T is computed over all the cells directly, not as the sum."""
+    pops = [[x for x in g if x >= 0] for g in groups]
+    cells = [x for g in pops for x in g]
+    total = sum(cells)
+    mu = Fraction(total, len(cells))
+    between = 0.0
+    within = 0.0
+    for g in pops:
+        p_g = sum(g)
+        if not g or p_g <= 0:
+            continue
+        weight = Fraction(p_g, total)
+        between += float(weight) * math.log(Fraction(p_g, len(g)) / mu)
+        within += float(weight) * ref_theil(g)
+    return ref_theil(cells), between, within
