@@ -17,19 +17,14 @@ from topshare import __version__, grid, slices
 from topshare.backend import connect
 from topshare.columns import Roles, map_roles, resolve
 from topshare.engine import (
-    EXAMPLES_PER_REASON,
-    REASONS,
     Prepared,
-    RejectStat,
     Totals,
     aggregate,
     collect,
-    examples,
     latest_date,
     prepare,
 )
-from topshare.errors import InputError, RejectedRowsError, TopshareError, UsageError
-from topshare.lines import record_lines
+from topshare.errors import InputError, RejectedRowsError, UsageError
 from topshare.metrics import (
     HHI_BANDS,
     compute_indices,
@@ -48,6 +43,13 @@ from topshare.periods import (
     trailing,
     window,
 )
+from topshare.rejections import (
+    build_rejections,
+    engine_totals,
+    refuse_wrong_encoding,
+    run,
+    strict_message,
+)
 from topshare.result import (
     Analysis,
     Columns,
@@ -55,7 +57,6 @@ from topshare.result import (
     DateRange,
     EntityValue,
     Entropy,
-    Example,
     Labels,
     Money,
     Negative,
@@ -69,12 +70,9 @@ from topshare.result import (
     SourceInfo,
     TheilSplit,
 )
-from topshare.sources import FILE_COL, ROW_COL, Source, open_source, validate_delimiter
+from topshare.sources import FILE_COL, Source, open_source, validate_delimiter
 
 DEFAULT_CR = (1, 4, 10, 20)
-# The first example scan stops after this many times the examples wanted: it streams on one
-# thread (it numbers the rows), so the earlier it stops the better.
-_FIRST_PASS_FACTOR = 2
 PathArg = str | os.PathLike[str]
 
 
@@ -245,15 +243,15 @@ def _analyze(
             src.table, roles, file_col=FILE_COL, segments=tuple(seg_cols), window=win,
             period=scope.period, **opts,  # type: ignore[arg-type]
         )  # fmt: skip
-        table, cells = _run(src, lambda: aggregate(con, prepared))
+        table, cells = run(src, lambda: aggregate(con, prepared))
         malformed = src.malformed()
-        _refuse_wrong_encoding(src, malformed)
-        tot = _run(src, lambda: collect(table, prepared, max(top + 1, max(ks))))
-        money_in_units, rows_total = _engine_totals(table, prepared.scale)
-        rejections = _rejections(src, roles, tot, malformed, labels, opts)
+        refuse_wrong_encoding(src, malformed)
+        tot = run(src, lambda: collect(table, prepared, max(top + 1, max(ks))))
+        money_in_units, rows_total = engine_totals(table, prepared.scale)
+        rejections = build_rejections(src, roles, tot, malformed, labels, opts)
         rows_read = rows_total + len(malformed)
         if strict and rejections:
-            raise RejectedRowsError(_strict_message(rejections))
+            raise RejectedRowsError(strict_message(rejections))
         if tot.rows_valid == 0:
             parts = [f"{r.rows:,} {r.reason}" for r in rejections]
             if tot.out_of_range and win:
@@ -267,7 +265,7 @@ def _analyze(
             tot, ks, top, pareto, hhi_bands, roles, src, rejections, rows_read, money_in_units,
             labels,
         )  # fmt: skip
-        full: Analysis = _run(src, lambda: _over_time_and_segments(
+        full: Analysis = run(src, lambda: _over_time_and_segments(
             result, cells, tot, prepared, scope, win, seg_cols, top, pareto, hhi_bands
         ))  # fmt: skip
         return full
@@ -280,7 +278,7 @@ def _window(src: Source, roles: Roles, scope: _Scope, opts: dict[str, Any]) -> W
     if scope.last is None:
         return None
     plain = prepare(src.table, roles, file_col=FILE_COL, **opts)
-    latest = _run(src, lambda: latest_date(plain))
+    latest = run(src, lambda: latest_date(plain))
     return trailing(scope.last, latest) if latest is not None else None
 
 
@@ -311,7 +309,7 @@ def _over_time_and_segments(
     if scope.segments:
         segments, theil = [], []
         for spec in scope.segments:
-            cols = [resolve_in(seg_cols, c) for c in spec]
+            cols = [_resolve_in(seg_cols, c) for c in spec]
             by = [seg_name[c] for c in cols]
             groups = grid.load(cells, by, tot.scale, prepared.dims)
             per_period = (
@@ -327,7 +325,7 @@ def _over_time_and_segments(
             last_day=win.last_day if win else None,
             last=scope.last_text if scope.last else None,
             tz=scope.tz,
-            segments=[[resolve_in(seg_cols, c) for c in spec] for spec in scope.segments],
+            segments=[[_resolve_in(seg_cols, c) for c in spec] for spec in scope.segments],
         ),
         periods=periods,
         segments=segments,
@@ -335,7 +333,7 @@ def _over_time_and_segments(
     )
 
 
-def resolve_in(resolved: list[str], name: str) -> str:
+def _resolve_in(resolved: list[str], name: str) -> str:
     """The resolved spelling of a segment column given in any case."""
     return name if name in resolved else next(c for c in resolved if c.lower() == name.lower())
 
@@ -357,195 +355,6 @@ def _check_options(top: int, cr: Sequence[int], pareto: float, bands: str) -> li
     if bands not in HHI_BANDS:
         raise UsageError(f"HHI bands must be one of {', '.join(HHI_BANDS)}, got {bands!r}")
     return ks
-
-
-def _run(src: Source, fn: Any) -> Any:
-    """Engine errors that escape the reader's own checks become one clear line."""
-    try:
-        return fn()
-    except TopshareError:
-        raise
-    except Exception as exc:
-        text = str(exc).strip().splitlines()
-        first = text[0] if text else type(exc).__name__
-        where = ", ".join(src.name(f) for f in src.files[:3])
-        if "invalid unicode" in str(exc).lower():
-            first += " (try --encoding latin-1 or utf-16)"
-        raise InputError(f"{where}: {first}") from exc
-
-
-def _refuse_wrong_encoding(src: Source, malformed: list[tuple[str, int, str, str]]) -> None:
-    """Text that is not valid in the encoding means the whole file was read with the wrong one:
-    an error, not a few rejected rows (every row with an accent would silently be left out)."""
-    for file, line, kind, _ in malformed:
-        if "ENCODING" in kind.upper():
-            raise InputError(
-                f"{src.name(file)}:{line}: not valid {src.encoding} text; "
-                "give the file's encoding with --encoding latin-1 or utf-16"
-            )
-
-
-def _engine_totals(table: Any, scale: int) -> tuple[int, int]:
-    """Money in and rows read, summed by the engine over every group (valid and rejected):
-    an independent check of the sums done in Python."""
-    row = table.aggregate(v=table.value.sum(), n=table.rows.sum()).to_pyarrow().to_pylist()[0]
-    value = row["v"] if row["v"] is not None else Decimal(0)
-    return int(value.scaleb(scale)), int(row["n"] or 0)
-
-
-def _rejections(
-    src: Source,
-    roles: Roles,
-    tot: Totals,
-    malformed: list[tuple[str, int, str, str]],
-    labels: Labels,
-    opts: dict[str, Any],
-) -> list[Rejection]:
-    stats = list(tot.rejected)
-    bad_lines: dict[str, list[tuple[str, int, str, str]]] = {}
-    for m in malformed:
-        bad_lines.setdefault("malformed_line", []).append(m)
-    for reason, items in bad_lines.items():
-        stat = RejectStat(reason, len(items), None, unknown=len(items))
-        for f, *_ in items:
-            stat.by_file[f] = stat.by_file.get(f, 0) + 1
-        stats.append(stat)
-    order = list(REASONS)
-    stats.sort(key=lambda s: order.index(s.reason))
-    found: dict[str, list[Example]] = {
-        r: [Example(src.name(f), line, None, text[:200]) for f, line, _, text in items[:5]]
-        for r, items in bad_lines.items()
-    }
-    found.update(_row_examples(src, roles, stats, malformed, opts))
-    fmt = {"entity": labels.entity, "value": "amount", "scale": tot.scale}
-    return [
-        Rejection(
-            reason=s.reason,
-            description=REASONS[s.reason].format(**fmt),
-            rows=s.rows,
-            amount=(
-                normalize(to_decimal(s.units, tot.scale), scale=tot.scale)
-                if s.units is not None
-                else None
-            ),
-            unreadable=s.unknown,
-            examples=found.get(s.reason, []),
-        )
-        for s in stats
-    ]
-
-
-def _row_examples(
-    src: Source,
-    roles: Roles,
-    stats: list[RejectStat],
-    malformed: list[tuple[str, int, str, str]],
-    opts: dict[str, Any],
-) -> dict[str, list[Example]]:
-    """Up to 5 examples per reason, file by file in order, with their line numbers."""
-    wanted = {s.reason: s for s in stats if s.reason != "malformed_line"}
-    found: dict[str, list[Example]] = {r: [] for r in wanted}
-    for file in src.files:
-        need = {
-            r: min(EXAMPLES_PER_REASON - len(found[r]), s.by_file[file])
-            for r, s in wanted.items()
-            if s.by_file.get(file)
-        }
-        need = {r: n for r, n in need.items() if n > 0}
-        if not need:
-            continue
-        numbered = prepare(src.numbered(file), roles, file_col=FILE_COL, keep=(ROW_COL,), **opts)
-        skipped = sorted(line for f, line, _, _ in malformed if f == file)
-        rows = _example_rows(src, numbered, need, {r: wanted[r].by_file[file] for r in need})
-        lines = _lines(src, file, [int(row[ROW_COL]) for row in rows], skipped)
-        for row in sorted(rows, key=lambda x: int(x[ROW_COL])):
-            reason = row["reason"]
-            if len(found[reason]) >= EXAMPLES_PER_REASON:
-                continue
-            found[reason].append(
-                Example(
-                    file=src.name(file),
-                    line=lines[int(row[ROW_COL])],
-                    entity=row.get("raw_entity"),
-                    value=row.get("raw_value"),
-                    date=row.get("raw_date"),
-                )
-            )
-    return found
-
-
-def _example_rows(
-    src: Source, numbered: Prepared, need: dict[str, int], in_file: dict[str, int]
-) -> list[dict[str, Any]]:
-    """The first rejected rows of one file for each reason in ``need`` (how many are wanted).
-
-    One streaming scan takes the first rejected rows of any of these reasons and stops after a
-    bounded number; a reason still short of examples (a rare one that comes late in the file)
-    then gets a scan of its own, which stops after its last wanted row."""
-    total = sum(in_file.values())
-    first = min(total, _FIRST_PASS_FACTOR * sum(need.values()))
-    rows = _run(src, lambda: examples(numbered, ROW_COL, list(need), first))
-    got: dict[str, int] = {}
-    for row in rows:
-        got[row["reason"]] = got.get(row["reason"], 0) + 1
-    for reason, n in need.items():
-        if got.get(reason, 0) < min(n, in_file[reason]) and first < total:
-            extra = _run(src, lambda r=reason, k=n: examples(numbered, ROW_COL, [r], k))
-            seen = {int(row[ROW_COL]) for row in rows}
-            rows += [row for row in extra if int(row[ROW_COL]) not in seen]
-    kept: list[dict[str, Any]] = []
-    taken: dict[str, int] = {}
-    for row in sorted(rows, key=lambda x: int(x[ROW_COL])):
-        if taken.get(row["reason"], 0) < need[row["reason"]]:
-            taken[row["reason"]] = taken.get(row["reason"], 0) + 1
-            kept.append(row)
-    return kept
-
-
-def _lines(src: Source, file: str, records: list[int], skipped: list[int]) -> dict[int, int]:
-    """Record numbers -> line numbers. CSV: the physical line where each record starts (blank
-    lines, quoted line breaks and skipped malformed lines counted), found by one byte scan.
-    JSON: the record number (the line, for NDJSON). Parquet: the row number."""
-    if src.format not in ("csv", "tsv"):
-        return {r: r for r in records}
-    if src.escape in ("", src.quote) and len(src.quote) <= 1:
-        found = record_lines(
-            file, records, header=src.header, quote=src.quote, skipped_lines=skipped
-        )
-        if len(found) == len(set(records)):
-            return found
-    # Backslash escapes: quote parity cannot be trusted; count one line per record instead.
-    out = {}
-    for record in records:
-        line = record + (1 if src.header else 0)
-        for s in skipped:
-            if s <= line:
-                line += 1
-        out[record] = line
-    return out
-
-
-def shown_value(reason: str, ex: Example) -> str | None:
-    """The raw text that explains a rejection: the amount, the date or the line."""
-    if reason in ("bad_value", "too_precise", "malformed_line"):
-        return ex.value
-    if reason == "bad_date":
-        return ex.date
-    return None
-
-
-def _strict_message(rejections: list[Rejection]) -> str:
-    total = sum(r.rows for r in rejections)
-    r = rejections[0]
-    where = ""
-    if r.examples:
-        ex = r.examples[0]
-        shown = shown_value(r.reason, ex)
-        where = f"{ex.file}:{ex.line}: " + (f"{shown!r}: " if shown is not None else "")
-    return (
-        f"{where}{r.description} ({r.reason}); {total:,} row(s) rejected in all "
-        "and --strict turns rejections into errors"
-    )
 
 
 def _build(

@@ -9,7 +9,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from topshare.analyze import shown_value
+from topshare.rejections import shown_value
 from topshare.render.series import period_views, scope_line, segment_views
 from topshare.render.text import headline, index_lines, money, pct, reconciliation
 from topshare.result import Analysis
