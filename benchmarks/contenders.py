@@ -247,6 +247,188 @@ def load_duckdb_sql() -> Worker:
     return work
 
 
+# The monthly case in one query. The rejection rules of DUCKDB_SQL, plus a date that is missing
+# or not a date (the row cannot be put in a month). Gini needs each customer's ascending rank
+# among the customers with net >= 0 of its month: in the descending ROW_NUMBER order every such
+# customer comes before every negative one, so that rank is pop_n + 1 - r (one window sort for
+# both the top N and Gini; ties have equal values, so their order does not change the sum).
+DUCKDB_MONTHLY_SQL = """
+WITH src AS (
+    SELECT customer_id AS c, TRY_CAST({amount} AS DECIMAL(38, 6)) AS v, {day} AS d
+    FROM {reader}
+),
+flagged AS (
+    SELECT c, v, d, (c IS NULL OR trim(c) = '' OR v IS NULL OR d IS NULL) AS bad FROM src
+),
+cells AS MATERIALIZED (  -- the one scan: valid rows per (month, customer), rejected in one group
+    SELECT
+        CASE WHEN bad THEN NULL ELSE date_trunc('month', d)::DATE END AS m,
+        CASE WHEN bad THEN NULL ELSE c END AS c,
+        bad,
+        sum(v) AS x,
+        count(*) AS n_rows
+    FROM flagged
+    GROUP BY ALL
+),
+per AS (SELECT m, c, x FROM cells WHERE NOT bad),
+months AS (  -- every month from the first to the last, a month without rows included
+    SELECT unnest(generate_series(min(m), max(m), INTERVAL 1 MONTH))::DATE AS m FROM per
+),
+stats AS (
+    SELECT
+        m,
+        sum(x) AS total,
+        count(*) AS n_customers,
+        sum(x) FILTER (WHERE x >= 0) AS pop_sum,
+        count(*) FILTER (WHERE x >= 0) AS pop_n
+    FROM per
+    GROUP BY m
+),
+ranked AS (
+    SELECT m, c, x, row_number() OVER (PARTITION BY m ORDER BY x DESC, c) AS r FROM per
+),
+indices AS (
+    SELECT
+        k.m,
+        10000.0 * sum((k.x::DOUBLE / s.pop_sum::DOUBLE) ** 2) AS hhi_points,
+        2.0 * sum((s.pop_n + 1 - k.r) * (k.x::DOUBLE / s.pop_sum::DOUBLE)) / max(s.pop_n)
+            - (max(s.pop_n) + 1.0) / max(s.pop_n) AS gini
+    FROM ranked AS k
+    JOIN stats AS s USING (m)
+    WHERE k.x >= 0 AND s.pop_sum > 0
+    GROUP BY k.m
+),
+top_n AS (SELECT m, c, x, r FROM ranked WHERE r <= {top}),
+tops AS (SELECT m, sum(x) AS top_sum, list(c ORDER BY r) AS top_ids FROM top_n GROUP BY m),
+series AS (
+    SELECT
+        n.m,
+        coalesce(s.total, 0) AS total,
+        coalesce(s.n_customers, 0) AS n_customers,
+        coalesce(t.top_sum, 0) AS top_sum,
+        coalesce(t.top_ids, []) AS top_ids
+    FROM months AS n
+    LEFT JOIN stats AS s USING (m)
+    LEFT JOIN tops AS t USING (m)
+),
+steps AS (
+    SELECT *, lag(m) OVER w AS pm, lag(total) OVER w AS ptotal, lag(top_sum) OVER w AS ptop_sum
+    FROM series
+    WINDOW w AS (ORDER BY m)
+),
+now_top AS (
+    SELECT q.m, t.c, t.x, t.r FROM steps AS q JOIN top_n AS t ON t.m = q.m WHERE q.pm IS NOT NULL
+),
+before_top AS (SELECT q.m, t.c, t.x, t.r FROM steps AS q JOIN top_n AS t ON t.m = q.pm),
+moves AS (
+    SELECT
+        coalesce(a.m, b.m) AS m,
+        coalesce(a.c, b.c) AS c,
+        a.x AS x_now,
+        a.r AS r_now,
+        b.x AS x_before,
+        b.r AS r_before
+    FROM now_top AS a
+    FULL JOIN before_top AS b ON a.m = b.m AND a.c = b.c
+),
+churn AS (
+    SELECT
+        m,
+        list(c ORDER BY r_now) FILTER (WHERE r_before IS NULL) AS entered,
+        list(c ORDER BY r_before) FILTER (WHERE r_now IS NULL) AS left_,
+        coalesce(sum(x_now) FILTER (WHERE r_before IS NULL), 0) AS entered_sum,
+        coalesce(sum(x_before) FILTER (WHERE r_now IS NULL), 0) AS left_sum,
+        coalesce(sum(x_now) FILTER (WHERE r_before IS NOT NULL AND r_now IS NOT NULL), 0)
+            AS stayed_now,
+        coalesce(sum(x_before) FILTER (WHERE r_before IS NOT NULL AND r_now IS NOT NULL), 0)
+            AS stayed_before
+    FROM moves
+    GROUP BY m
+)
+SELECT
+    q.m,
+    q.total,
+    q.n_customers,
+    q.top_sum,
+    q.top_ids,
+    CASE WHEN q.total > 0 THEN q.top_sum::DOUBLE / q.total::DOUBLE END AS top_share,
+    i.hhi_points,
+    i.gini,
+    q.pm IS NOT NULL AS has_previous,
+    coalesce(h.entered, []) AS entered,
+    coalesce(h.left_, []) AS left_,
+    CASE WHEN q.total > 0 AND q.ptotal > 0 THEN
+        q.top_sum::DOUBLE / q.total::DOUBLE - q.ptop_sum::DOUBLE / q.ptotal::DOUBLE
+    END AS change,
+    CASE WHEN q.total > 0 AND q.ptotal > 0 THEN
+        coalesce(h.entered_sum, 0)::DOUBLE / q.total::DOUBLE
+    END AS change_entered,
+    CASE WHEN q.total > 0 AND q.ptotal > 0 THEN
+        coalesce(h.left_sum, 0)::DOUBLE / q.ptotal::DOUBLE
+    END AS change_left,
+    CASE WHEN q.total > 0 AND q.ptotal > 0 THEN
+        coalesce(h.stayed_now, 0)::DOUBLE / q.total::DOUBLE
+            - coalesce(h.stayed_before, 0)::DOUBLE / q.ptotal::DOUBLE
+    END AS change_stayed,
+    (SELECT coalesce(sum(n_rows), 0) FROM cells WHERE bad) AS rejected
+FROM steps AS q
+LEFT JOIN indices AS i USING (m)
+LEFT JOIN churn AS h USING (m)
+ORDER BY q.m
+"""
+
+
+def _duckdb_reader(path: str, fmt: str) -> tuple[str, str, str]:
+    """The DuckDB table function for the file, and the amount and day expressions."""
+    quoted = "'" + path.replace("'", "''") + "'"
+    if fmt == "csv":  # every column as text; the amount and the date are parsed (and checked)
+        reader = f"read_csv({quoted}, all_varchar = true, header = true)"
+        return reader, "trim(amount)", "TRY_CAST(trim(order_date) AS DATE)"
+    return f"read_parquet({quoted})", "amount", "order_date"  # typed: DECIMAL(18, 2), DATE
+
+
+def load_duckdb_sql_monthly() -> MonthlyWorker:
+    import duckdb
+
+    def _float(v: Any) -> float | None:
+        return None if v is None else float(v)
+
+    def work(path: str, fmt: str, top: int) -> MonthlyOutcome:
+        reader, amount, day = _duckdb_reader(path, fmt)
+        con = duckdb.connect()
+        sql = DUCKDB_MONTHLY_SQL.format(reader=reader, amount=amount, day=day, top=int(top))
+        rows = con.execute(sql).fetchall()
+        con.close()
+        months = []
+        for m, total, n, top_sum, ids, top_share, hhi, gini, has_prev, ent, left, *rest in rows:
+            change, d_entered, d_left, d_stayed, _ = rest
+            months.append(
+                Month(
+                    month=m.isoformat(),
+                    total_cents=_cents(total),
+                    n_customers=int(n),
+                    top_sum_cents=_cents(top_sum),
+                    top_share=_float(top_share),
+                    hhi_points=_float(hhi),
+                    gini=_float(gini),
+                    top_ids=list(ids),
+                    entered=list(ent) if has_prev else None,
+                    left=list(left) if has_prev else None,
+                    share_change=(
+                        ShareChange(
+                            _float(change), _float(d_entered), _float(d_left), _float(d_stayed)
+                        )
+                        if has_prev
+                        else None
+                    ),
+                )
+            )
+        rejected = int(rows[0][-1]) if rows else 0
+        return MonthlyOutcome(rejected=rejected, months=months)
+
+    return work
+
+
 # --- pandas ------------------------------------------------------------------------------------
 
 
@@ -338,10 +520,31 @@ CONTENDERS: dict[str, Callable[[], Worker]] = {
     "pandas": load_pandas,
     "polars": load_polars,
 }
+MONTHLY_CONTENDERS: dict[str, Callable[[], MonthlyWorker]] = {
+    "topshare": load_topshare_monthly,
+    "duckdb_sql": load_duckdb_sql_monthly,
+}
+CASES: dict[str, dict[str, Callable[[], Callable[[str, str, int], Any]]]] = {
+    "kpi": dict(CONTENDERS),
+    "monthly": dict(MONTHLY_CONTENDERS),
+}
 
 
 def _rss_mb() -> float:
-    """This process's peak resident set size so far, in MB (Linux reports KiB)."""
+    """This process's peak resident set size so far, in MB.
+
+    On Linux, ``VmHWM`` of ``/proc/self/status``: the peak of this program's own memory.
+    ``ru_maxrss`` is not used there because it carries over the parent's peak across the
+    fork and exec that started this child (after ``run.py`` generated the data, every child
+    reported the generator's 1.4 GB); it remains the fallback elsewhere (Linux: KiB, macOS:
+    bytes)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
     kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kib / 1024.0 if sys.platform != "darwin" else kib / 1024.0 / 1024.0
 
@@ -352,16 +555,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("format", choices=["csv", "parquet"])
     p.add_argument("path")
     p.add_argument("--top", type=int, default=10)
+    p.add_argument("--case", choices=sorted(CASES), default="kpi")
     args = p.parse_args(argv)
+    if args.contender not in CASES[args.case]:
+        p.error(f"no {args.contender} contender for case {args.case}")
 
     t0 = time.perf_counter()
-    work = CONTENDERS[args.contender]()
+    work = CASES[args.case][args.contender]()
     import_s = time.perf_counter() - t0
     rss_import = _rss_mb()
     t1 = time.perf_counter()
     outcome = work(args.path, args.format, args.top)
     seconds = time.perf_counter() - t1
     report = {
+        "case": args.case,
         "contender": args.contender,
         "format": args.format,
         "seconds": seconds,

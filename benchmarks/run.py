@@ -1,12 +1,16 @@
 """Benchmark topshare against hand-written DuckDB SQL, pandas and polars: one command.
 
-    python benchmarks/run.py                 # 10 M rows, 3 repeats, Parquet and CSV
+    python benchmarks/run.py                 # 10 M rows, 3 repeats, Parquet and CSV, both cases
     python benchmarks/run.py --quick         # 1 M rows
     python benchmarks/run.py --rows 2000000 --repeat 5 --formats csv
+    python benchmarks/run.py --cases monthly # only the monthly series + churn
 
-Generates (or reuses) the data in ``benchmarks/data/``, runs every contender on every format in
-a fresh process, round-robin within each repeat, checks that all contenders give the same
-answers, prints a table and writes ``benchmarks/results/latest.json``. See README.md.
+Two cases: ``kpi`` (the whole file: top-N share, HHI, Gini; four contenders) and ``monthly``
+(the same per calendar month, with the churn of the top N between months; topshare against
+the hand-written DuckDB SQL). Generates (or reuses) the data in ``benchmarks/data/``, runs every
+contender of each case on every format in a fresh process, round-robin within each repeat,
+checks that all contenders give the same answers, prints a table per case and writes
+``benchmarks/results/latest.json``. See README.md.
 """
 
 from __future__ import annotations
@@ -31,10 +35,24 @@ CHILD = HERE / "contenders.py"
 RESULTS = HERE / "results" / "latest.json"
 CONTENDERS = ("topshare", "duckdb_sql", "pandas", "polars")
 FORMATS = ("parquet", "csv")
+CASES = ("kpi", "monthly")
+#: The contenders that can run each case (pandas and polars only do the whole-file KPI).
+CASE_CONTENDERS: dict[str, tuple[str, ...]] = {
+    "kpi": CONTENDERS,
+    "monthly": ("topshare", "duckdb_sql"),
+}
+CASE_TITLES = {"kpi": "sales KPI (whole file)", "monthly": "monthly series + churn"}
 REFERENCE = "duckdb_sql"
 EXACT_KEYS = ("n_customers", "top_sum_cents", "total_cents", "rejected", "top_ids")
 FLOAT_KEYS = ("top_share", "hhi", "gini")
 FLOAT_RTOL = 1e-9
+# The monthly case: per month, these exactly, these to a relative 1e-9, the entered and left
+# customers as sets, and the share-change terms (differences of shares, which can be close to
+# 0) to 1e-9 relative to max(|a|, |b|, 1), that is to an absolute 1e-9 of a share.
+MONTH_EXACT_KEYS = ("month", "total_cents", "n_customers", "top_sum_cents", "top_ids")
+MONTH_FLOAT_KEYS = ("top_share", "hhi_points", "gini")
+MONTH_SET_KEYS = ("entered", "left")
+SHARE_CHANGE_KEYS = ("total", "entered", "left", "stayed")
 TARGET_VS_SQL = 1.2  # topshare median <= 1.2 x hand-written DuckDB SQL
 TARGET_VS_PANDAS = 3.0  # topshare >= 3 x faster than pandas
 
@@ -50,6 +68,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--top", type=int, default=10, help="top N customers (10)")
     p.add_argument("--formats", default=",".join(FORMATS), help="comma-separated (parquet,csv)")
     p.add_argument("--contenders", default=",".join(CONTENDERS), help="comma-separated")
+    p.add_argument("--cases", default=",".join(CASES), help="comma-separated (kpi,monthly)")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds per run (3600)")
     p.add_argument("--output", type=Path, default=RESULTS, help="JSON results file")
     args = p.parse_args(argv)
@@ -57,6 +76,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.rows = 1_000_000
     args.formats = _pick(args.formats, FORMATS, "format")
     args.contenders = _pick(args.contenders, CONTENDERS, "contender")
+    args.cases = _pick(args.cases, CASES, "case")
     if args.repeat < 1 or args.rows < 100:
         p.error("--repeat must be >= 1 and --rows >= 100")
     return args
@@ -77,10 +97,11 @@ def warm_cache(path: Path) -> None:
             pass
 
 
-def run_child(contender: str, fmt: str, path: Path, top: int, timeout: float) -> Run:
+def run_child(case: str, contender: str, fmt: str, path: Path, top: int, timeout: float) -> Run:
     """One run in a fresh interpreter; the child times its own work and reports its peak RSS."""
     cmd = [sys.executable, str(CHILD), contender, fmt, str(path), "--top", str(top)]
-    base: Run = {"contender": contender, "format": fmt, "ok": False}
+    cmd += ["--case", case]
+    base: Run = {"case": case, "contender": contender, "format": fmt, "ok": False}
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
@@ -92,16 +113,22 @@ def run_child(contender: str, fmt: str, path: Path, top: int, timeout: float) ->
     return {**base, **json.loads(lines[-1]), "ok": True}
 
 
-def schedule(args: argparse.Namespace, data: dict[str, Path]) -> list[Run]:
+def case_contenders(case: str, chosen: list[str]) -> list[str]:
+    """The chosen contenders that can run ``case``, in the order given."""
+    return [c for c in chosen if c in CASE_CONTENDERS[case]]
+
+
+def schedule(
+    args: argparse.Namespace, data: dict[str, Path], case: str, names: list[str]
+) -> list[Run]:
     """Every contender once per format and repeat, round-robin, starting one further each
     repeat so that no contender always runs first (or right after the same neighbour)."""
     runs: list[Run] = []
-    names: list[str] = args.contenders
     for rep in range(args.repeat):
         order = names[rep % len(names) :] + names[: rep % len(names)]
         for fmt in args.formats:
             for name in order:
-                r = run_child(name, fmt, data[fmt], args.top, args.timeout)
+                r = run_child(case, name, fmt, data[fmt], args.top, args.timeout)
                 r["repeat"] = rep + 1
                 runs.append(r)
                 if r["ok"]:
@@ -123,7 +150,15 @@ def _same(key: str, a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def check_agreement(runs: list[Run]) -> list[str]:
+def _close(a: Any, b: Any, floor: float) -> bool:
+    """Equal within FLOAT_RTOL relative to max(|a|, |b|, floor); None only equals None."""
+    if a is None or b is None:
+        return a is b
+    x, y = float(a), float(b)
+    return abs(x - y) <= FLOAT_RTOL * max(abs(x), abs(y), floor)
+
+
+def check_agreement(runs: list[Run], case: str = "kpi") -> list[str]:
     """Every successful run must give the reference's answers: the same data is in both
     formats, so answers must agree across formats too. Failed runs are problems as well."""
     problems = [
@@ -136,6 +171,9 @@ def check_agreement(runs: list[Run]) -> list[str]:
         return [*problems, "no run succeeded"]
     ref = next((r for r in ok if r["contender"] == REFERENCE), ok[0])
     for r in ok:
+        if case == "monthly":
+            problems += _monthly_problems(r, ref)
+            continue
         for key in EXACT_KEYS + FLOAT_KEYS:
             if not _same(key, r[key], ref[key]):
                 problems.append(
@@ -145,7 +183,52 @@ def check_agreement(runs: list[Run]) -> list[str]:
     return problems
 
 
-def summarize(runs: list[Run], formats: list[str], names: list[str]) -> list[dict[str, Any]]:
+def _monthly_problems(r: Run, ref: Run) -> list[str]:
+    """Month by month: totals, counts, top-N sums and ids exactly; shares, HHI points and Gini
+    to a relative 1e-9; entered and left as sets; the share-change terms to 1e-9 of a share."""
+    who = f"{r['format']} {r['contender']} run {r['repeat']}"
+    says = f"{ref['format']} {ref['contender']} says"
+    out: list[str] = []
+    if r["rejected"] != ref["rejected"]:
+        out.append(f"{who}: rejected = {r['rejected']!r}, but {says} {ref['rejected']!r}")
+    got, want = r["months"], ref["months"]
+    if [m["month"] for m in got] != [m["month"] for m in want]:
+        out.append(
+            f"{who}: months {[m['month'] for m in got]}, but {says} {[m['month'] for m in want]}"
+        )
+        return out
+    for a, b in zip(got, want, strict=True):
+        where = f"{who} {a['month']}"
+        diffs = [k for k in MONTH_EXACT_KEYS if a[k] != b[k]]
+        diffs += [k for k in MONTH_FLOAT_KEYS if not _close(a[k], b[k], 1e-300)]
+        diffs += [
+            k
+            for k in MONTH_SET_KEYS
+            if (a[k] is None) != (b[k] is None) or set(a[k] or ()) != set(b[k] or ())
+        ]
+        sa, sb = a["share_change"], b["share_change"]
+        if (sa is None) != (sb is None):
+            diffs.append("share_change")
+        elif sa is not None and sb is not None:
+            diffs += [
+                f"share_change.{k}" for k in SHARE_CHANGE_KEYS if not _close(sa[k], sb[k], 1.0)
+            ]
+        for k in diffs:
+            mine, theirs = _field(a, k), _field(b, k)
+            out.append(f"{where}: {k} = {mine!r}, but {says} {theirs!r}")
+    return out
+
+
+def _field(month: dict[str, Any], key: str) -> Any:
+    if key.startswith("share_change."):
+        sc = month["share_change"]
+        return None if sc is None else sc[key.split(".", 1)[1]]
+    return month[key]
+
+
+def summarize(
+    runs: list[Run], formats: list[str], names: list[str], case: str = "kpi"
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for fmt in formats:
         medians: dict[str, float] = {}
@@ -156,12 +239,13 @@ def summarize(runs: list[Run], formats: list[str], names: list[str]) -> list[dic
         for name in names:
             ok = [r for r in runs if r["ok"] and r["format"] == fmt and r["contender"] == name]
             if not ok:
-                rows.append({"format": fmt, "contender": name, "runs": 0})
+                rows.append({"case": case, "format": fmt, "contender": name, "runs": 0})
                 continue
             med = medians[name]
             sql, ts = medians.get(REFERENCE), medians.get("topshare")
             rows.append(
                 {
+                    "case": case,
                     "format": fmt,
                     "contender": name,
                     "runs": len(ok),
@@ -176,8 +260,11 @@ def summarize(runs: list[Run], formats: list[str], names: list[str]) -> list[dic
     return rows
 
 
-def targets(summary: list[dict[str, Any]], formats: list[str]) -> list[dict[str, Any]]:
-    """The three goals of README.md, per format; None when a contender is missing."""
+def targets(
+    summary: list[dict[str, Any]], formats: list[str], case: str = "kpi"
+) -> list[dict[str, Any]]:
+    """The goals of README.md, per format; None when a contender is missing. The monthly case
+    has only the first (pandas does not run it)."""
     out: list[dict[str, Any]] = []
     for fmt in formats:
         by = {s["contender"]: s for s in summary if s["format"] == fmt and s["runs"]}
@@ -185,20 +272,24 @@ def targets(summary: list[dict[str, Any]], formats: list[str]) -> list[dict[str,
         vs_sql = ts["median_s"] / sql["median_s"] if ts and sql else None
         vs_pd = pd_["median_s"] / ts["median_s"] if ts and pd_ else None
         mem = (ts["peak_rss_mb"], pd_["peak_rss_mb"]) if ts and pd_ else None
-        out += [
-            _goal(fmt, f"topshare <= {TARGET_VS_SQL}x duckdb_sql time", vs_sql,
+        out.append(
+            _goal(case, fmt, f"topshare <= {TARGET_VS_SQL}x duckdb_sql time", vs_sql,
                   vs_sql is not None and vs_sql <= TARGET_VS_SQL, "{:.2f}x"),
-            _goal(fmt, f"topshare >= {TARGET_VS_PANDAS:.0f}x faster than pandas", vs_pd,
+        )  # fmt: skip
+        if case != "kpi":
+            continue
+        out += [
+            _goal(case, fmt, f"topshare >= {TARGET_VS_PANDAS:.0f}x faster than pandas", vs_pd,
                   vs_pd is not None and vs_pd >= TARGET_VS_PANDAS, "{:.2f}x"),
-            _goal(fmt, "topshare peak RSS < pandas peak RSS", mem,
+            _goal(case, fmt, "topshare peak RSS < pandas peak RSS", mem,
                   mem is not None and mem[0] < mem[1], "{0[0]:.0f} MB vs {0[1]:.0f} MB"),
         ]  # fmt: skip
     return out
 
 
-def _goal(fmt: str, goal: str, value: Any, met: bool, shown: str) -> dict[str, Any]:
+def _goal(case: str, fmt: str, goal: str, value: Any, met: bool, shown: str) -> dict[str, Any]:
     text = shown.format(value) if value is not None else "n/a"
-    return {"format": fmt, "goal": goal, "value": value, "met": met, "shown": text}
+    return {"case": case, "format": fmt, "goal": goal, "value": value, "met": met, "shown": text}
 
 
 def _num(v: float | None, fmt: str) -> str:
@@ -238,6 +329,7 @@ def environment(args: argparse.Namespace, ds: Dataset) -> dict[str, Any]:
         "seed": args.seed,
         "top": args.top,
         "repeat": args.repeat,
+        "cases": args.cases,
         "files": {f: {"name": p.name, "bytes": p.stat().st_size} for f, p in _files(ds).items()},
         "python": platform.python_version(),
         "platform": f"{platform.system()} {platform.machine()}",
@@ -253,6 +345,13 @@ def _files(ds: Dataset) -> dict[str, Path]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    plan = {case: case_contenders(case, args.contenders) for case in args.cases}
+    for case, names in plan.items():
+        if not names:
+            raise SystemExit(
+                f"case {case}: none of the contenders {', '.join(args.contenders)} runs it "
+                f"(choose from {', '.join(CASE_CONTENDERS[case])})"
+            )
     print(f"data: {args.rows:,} rows, seed {args.seed}")
     ds = ensure(args.rows, args.seed)
     data = {fmt: p for fmt, p in _files(ds).items() if fmt in args.formats}
@@ -263,44 +362,84 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"warning: load average {os.getloadavg()[0]:.1f} on {cpus} CPUs: timings will be noisy"
         )
-    print(f"{len(args.contenders)} contenders x {len(data)} formats x {args.repeat} repeats:")
-    t0 = time.perf_counter()
-    runs = schedule(args, data)
-    summary = summarize(runs, args.formats, args.contenders)
-    goals = targets(summary, args.formats)
-    problems = check_agreement(runs)
-
-    print(f"\n{args.rows:,} rows, median of {args.repeat} runs ({time.perf_counter() - t0:.0f} s)")
-    print_table(summary)
-    print("\ntargets:")
-    for g in goals:
-        print(f"  {'MET ' if g['met'] else 'MISS'}  {g['format']:<8} {g['goal']:<40} {g['shown']}")
-    if problems:
-        bar = "!" * 78
-        print(f"\n{bar}\nMISMATCH: the contenders do not agree (or a run failed):", file=sys.stderr)
-        for p in problems:
-            print(f"  - {p}", file=sys.stderr)
-        print(bar, file=sys.stderr)
-    else:
-        ok = next(r for r in runs if r["ok"])
+    all_runs: list[Run] = []
+    summary: list[dict[str, Any]] = []
+    goals: list[dict[str, Any]] = []
+    problems: list[str] = []
+    by_case: dict[str, dict[str, Any]] = {}
+    for case, names in plan.items():
         print(
-            f"\nall {len(runs)} runs agree: {ok['n_customers']:,} customers, top-{args.top} sum "
-            f"{ok['top_sum_cents'] / 100:,.2f} ({ok['top_share']:.2%}), {ok['rejected']:,} rejected rows"
+            f"\ncase {case} ({CASE_TITLES[case]}): "
+            f"{len(names)} contenders x {len(data)} formats x {args.repeat} repeats:"
         )
+        t0 = time.perf_counter()
+        runs = schedule(args, data, case, names)
+        case_summary = summarize(runs, args.formats, names, case)
+        case_goals = targets(case_summary, args.formats, case)
+        case_problems = check_agreement(runs, case)
+        print(
+            f"\n{CASE_TITLES[case]}: {args.rows:,} rows, median of {args.repeat} runs "
+            f"({time.perf_counter() - t0:.0f} s)"
+        )
+        print_table(case_summary)
+        print("\ntargets:")
+        for g in case_goals:
+            print(
+                f"  {'MET ' if g['met'] else 'MISS'}  {g['format']:<8} {g['goal']:<40} {g['shown']}"
+            )
+        if case_problems:
+            bar = "!" * 78
+            print(
+                f"\n{bar}\nMISMATCH ({case}): the contenders do not agree (or a run failed):",
+                file=sys.stderr,
+            )
+            for p in case_problems:
+                print(f"  - {p}", file=sys.stderr)
+            print(bar, file=sys.stderr)
+        else:
+            print(_agreement_line(case, runs, args.top))
+        all_runs += runs
+        summary += case_summary
+        goals += case_goals
+        problems += [f"{case}: {p}" for p in case_problems]
+        by_case[case] = {"ok": not case_problems, "problems": case_problems}
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "meta": environment(args, ds),
         "summary": summary,
         "targets": goals,
-        "agreement": {"ok": not problems, "problems": problems},
-        "runs": runs,
+        "agreement": {"ok": not problems, "problems": problems, "cases": by_case},
+        "runs": all_runs,
     }
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     root = HERE.parent
     shown = args.output.relative_to(root) if args.output.is_relative_to(root) else args.output
-    print(f"results: {shown}")
+    print(f"\nresults: {shown}")
+    if problems:
+        print(f"FAILED: {len(problems)} disagreement(s) or failed run(s), see MISMATCH above")
     return 1 if problems else 0
+
+
+def _agreement_line(case: str, runs: list[Run], top: int) -> str:
+    ok = next(r for r in runs if r["ok"])
+    if case == "kpi":
+        return (
+            f"\nall {len(runs)} runs agree: {ok['n_customers']:,} customers, top-{top} sum "
+            f"{ok['top_sum_cents'] / 100:,.2f} ({ok['top_share']:.2%}), "
+            f"{ok['rejected']:,} rejected rows"
+        )
+    months = ok["months"]
+    shares = [m["top_share"] for m in months if m["top_share"] is not None]
+    moves = sum(len(m["entered"]) for m in months if m["entered"] is not None)
+    span = f"{min(shares):.2%} to {max(shares):.2%}" if shares else "n/a"
+    return (
+        f"\nall {len(runs)} runs agree: {len(months)} months "
+        f"({months[0]['month'][:7]} to {months[-1]['month'][:7]}), month totals to the cent, "
+        f"top-{top} share {span}, {moves} entries into the top {top} over "
+        f"{max(len(months) - 1, 0)} month changes (same entered/left sets and share-change "
+        f"terms), {ok['rejected']:,} rejected rows"
+    )
 
 
 if __name__ == "__main__":

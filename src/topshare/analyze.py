@@ -13,6 +13,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+
 from topshare import __version__, grid, slices
 from topshare.backend import connect
 from topshare.columns import Roles, map_roles, resolve
@@ -29,7 +31,6 @@ from topshare.metrics import (
     HHI_BANDS,
     compute_indices,
     share,
-    sort_desc,
     tie_at_boundary,
     top_sums,
 )
@@ -378,13 +379,14 @@ def _build(
     units = tot.units
     n = int(units.size)
     total = exact_sum(units)
-    desc = sort_desc(units)  # compute_indices sorts the non-negative part again: small
+    asc = np.sort(units)
+    desc = asc[::-1]
     sums = top_sums(desc, sorted({*ks, top}))
     if [u for _, u in tot.top] != [int(u) for u in desc[: len(tot.top)]]:
         raise AssertionError("engine ranking and per-entity totals disagree")
     rows = slices.top_rows(tot.top, total, min(top, n), slices.Options(top, pareto, bands, scale))
     top_sum = sums[top]
-    idx = compute_indices(units, pareto, bands)
+    idx = compute_indices(asc, pareto, bands, ascending=True)
     neg_units = units[units < 0]
     rejected_units = sum(r.amount.scaleb(scale) for r in rejections if r.amount is not None)
     outside = tot.out_of_range

@@ -114,15 +114,25 @@ def lorenz_points(
     return pts
 
 
-def compute_indices(units: UnitsArray, pareto: float | str = 0.8, bands: str = "2023") -> Indices:
-    """All indices of the contract over the entities with a total >= 0."""
-    pop = units[units >= 0]
+def compute_indices(
+    units: UnitsArray,
+    pareto: float | str = 0.8,
+    bands: str = "2023",
+    *,
+    ascending: bool = False,
+) -> Indices:
+    """All indices of the contract over the entities with a total >= 0. ``ascending=True``
+    says ``units`` is already sorted ascending (no second sort of a large array)."""
+    if ascending:
+        asc: UnitsArray = units[int(np.searchsorted(units, 0, side="left")) :]
+    else:
+        asc = np.sort(units[units >= 0])
+    pop = asc
     n = int(pop.size)
     p_units = exact_sum(pop)
     if n == 0 or p_units <= 0:
         return Indices(n, p_units, None, None, None, None, None, None, None, None, None, None,
                        None, None, None, [])  # fmt: skip
-    asc: UnitsArray = np.sort(pop)
     s = asc.astype(np.float64) / float(p_units)
     hhi = float(np.sum(s * s))
     points = 10_000.0 * hhi

@@ -21,11 +21,10 @@ from topshare.metrics import (
     abc_class,
     compute_indices,
     share,
-    sort_desc,
     theil_split,
     tie_at_boundary,
 )
-from topshare.money import UnitsArray, exact_sum, normalize, to_decimal
+from topshare.money import UnitsArray, exact_sum, fits_int64, normalize, to_decimal
 from topshare.periods import label, period_range
 from topshare.result import (
     EntityValue,
@@ -74,9 +73,15 @@ def top_rows(pairs: list[tuple[str, int]], total: int, n: int, opt: Options) -> 
 def fetch_count(units: UnitsArray, top: int) -> int:
     """How many ranked entities a slice needs by name: N + 1, and every major customer."""
     total = exact_sum(units)
-    if total <= 0:
+    if total <= 0 or not units.size:
         return top + 1
-    majors = sum(1 for u in units if int(u) * MAJOR_SHARE_DENOMINATOR >= total) if units.size else 0
+    small = units.dtype != np.object_ and fits_int64(units, factor=MAJOR_SHARE_DENOMINATOR)
+    scaled = (
+        units * MAJOR_SHARE_DENOMINATOR
+        if small
+        else units.astype(np.object_) * MAJOR_SHARE_DENOMINATOR
+    )
+    majors = int(np.count_nonzero(scaled >= total))
     return max(top + 1, majors)
 
 
@@ -87,9 +92,10 @@ def make_slice(
     entities with their keys, as many as :func:`fetch_count` says)."""
     n = int(units.size)
     total = exact_sum(units)
-    desc = sort_desc(units)
+    asc: UnitsArray = np.sort(units)
+    desc = asc[::-1]
     top_sum = exact_sum(desc[: opt.top])
-    idx = compute_indices(units, opt.pareto, opt.bands)
+    idx = compute_indices(asc, opt.pareto, opt.bands, ascending=True)
     neg = units[units < 0]
     negatives = sorted((p for p in pairs if p[1] < 0), key=lambda p: (p[1], p[0]))
     return {
