@@ -47,6 +47,50 @@ def setup(extras: str) -> None:
     stamp.write_text(digest)
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> None:
+    """The browser tests drive Debian's chromium: install it (as root) when it is missing."""
+    if CHROMIUM.exists():
+        return
+    if os.name == "posix" and os.geteuid() == 0:
+        os.environ.setdefault("DEBIAN_FRONTEND", "noninteractive")
+        run("apt-get", "update")
+        run("apt-get", "install", "-y", "--no-install-recommends", "chromium")
+        return
+    print(
+        f"dev.py: {CHROMIUM} is missing and this is not root, so it cannot be installed here: "
+        "the browser tests will fail. Install it with "
+        "`sudo apt-get install -y --no-install-recommends chromium`.",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def ensure_postgres() -> None:
+    """The engine tests start a real PostgreSQL server (Debian's postgresql package): install it
+    (as root) when initdb/pg_ctl are missing."""
+    import glob
+    import shutil
+
+    found = glob.glob("/usr/lib/postgresql/*/bin/pg_ctl") or shutil.which("pg_ctl")
+    if found or os.name != "posix":
+        return
+    if os.geteuid() == 0:
+        os.environ.setdefault("DEBIAN_FRONTEND", "noninteractive")
+        run("apt-get", "update")
+        run("apt-get", "install", "-y", "--no-install-recommends", "postgresql")
+        return
+    print(
+        "dev.py: PostgreSQL (initdb, pg_ctl) is missing and this is not root: the PostgreSQL "
+        "engine tests will be skipped (they fail under CI). Install it with "
+        "`sudo apt-get install -y --no-install-recommends postgresql`.",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def main(argv: list[str]) -> None:
     task, rest = (argv[0], argv[1:]) if argv else ("help", [])
     if task == "demo":
@@ -57,6 +101,8 @@ def main(argv: list[str]) -> None:
         run(PY, "-m", "ruff", "check", ".")
         run(PY, "-m", "ruff", "format", "--check", ".")
         run(PY, "-m", "mypy")
+        ensure_chromium()
+        ensure_postgres()
         run(PY, "-m", "pytest", *rest)
     elif task == "bench":
         setup("dev,bench")

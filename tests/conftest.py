@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 
+from browser import chromium
+from engines import db, postgres_server  # noqa: F401 - fixtures of the engine suite
 from helpers import Writer
+
+
+@pytest.fixture(scope="module")
+def chromium_browser() -> Iterator[Browser]:
+    """One headless Chromium per test module (see tests/browser.py); fails if missing. Not per
+    session: Playwright's sync API keeps an event loop running in the main thread while it is
+    open, and tests of other modules call asyncio.run."""
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ COMMANDS = sorted(GROUP.commands)
 
 
 def test_commands_exist() -> None:
-    assert COMMANDS == ["check", "demo", "revenue"]
+    assert COMMANDS == ["check", "demo", "revenue", "serve", "traffic"]
 
 
 @pytest.mark.parametrize("name", COMMANDS)

@@ -195,3 +195,16 @@ def test_json_contract_keys_and_money_strings(tmp_path: Path) -> None:
     assert json.loads(r.to_json()) == d
     assert isinstance(d["hhi"], float)
     assert d["rows"]["read"] == 6
+
+
+def test_gzipped_csv_whose_name_does_not_say_so(tmp_path: Path) -> None:
+    """A rotated 'orders.csv.1' that is gzipped is read by its content, not its name; the
+    examples of rejected rows still give the line."""
+    import topshare
+
+    path = tmp_path / "orders.csv.1"
+    path.write_bytes(gzip.compress(b"customer,amount\na,1.50\nb,2\nc,N/A\n"))
+    r = topshare.analyze(path, format="csv")
+    assert r.total == D("3.50")
+    assert r.rows.rejected == 1
+    assert r.rows.rejected_by_reason[0].examples[0].line == 4

@@ -278,3 +278,19 @@ def test_cli_segment_by_period_json_and_table(write: Writer) -> None:
         assert label in table.out
     assert "Theil T by region:" in table.out
     assert "Theil T by region × channel:" in table.out
+
+
+def test_a_column_with_too_many_values_is_not_a_segment(write: Writer) -> None:
+    """A customer id given as a segment would give every customer a whole analysis: refused
+    with a clear message (10,001 values, one over the limit); 10,000 values are accepted."""
+    from topshare.grid import MAX_SEGMENT_VALUES
+
+    n = MAX_SEGMENT_VALUES + 1
+    rows = "".join(f"c{i},{i % 7 + 1}.00,s{i}\n" for i in range(n))
+    path = write("many.csv", "customer,amount,store\n" + rows)
+    with pytest.raises(topshare.UsageError, match=r"--segment store: 10,001 distinct values"):
+        topshare.analyze(path, segments=["store"])
+    fewer = write("fewer.csv", "customer,amount,store\n" + rows.split("\n", 1)[1])
+    r = topshare.analyze(fewer, segments=["store"])
+    assert r.segments is not None
+    assert len(r.segments) == MAX_SEGMENT_VALUES

@@ -22,7 +22,8 @@ from topshare.errors import (
     TopshareError,
     UsageError,
 )
-from topshare.result import Analysis, Labels, Period, Segment
+from topshare.result import Analysis, Labels, Period, Segment, Traffic
+from topshare.traffic import traffic
 
 __all__ = [
     "Analysis",
@@ -35,8 +36,10 @@ __all__ = [
     "Rule",
     "Segment",
     "TopshareError",
+    "Traffic",
     "UsageError",
     "__version__",
     "analyze",
     "check",
+    "traffic",
 ]

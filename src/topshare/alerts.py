@@ -159,7 +159,8 @@ def run_check(
     rules_file: str | Path | None = None,
     **options: Any,
 ) -> CheckResult:
-    """Analyse ``source`` (the options of :func:`topshare.analyze`) and check the rules.
+    """Analyse ``source`` (the options of :func:`topshare.analyze`; with ``traffic=True``, access
+    logs with the options of :func:`topshare.traffic.traffic`) and check the rules.
 
     >>> r = run_check("sales.csv", [Rule("top1_share", 0.2), Rule("hhi", 1800)])  # doctest: +SKIP
     >>> r.status, r.exit_code  # doctest: +SKIP
@@ -176,6 +177,10 @@ def run_check(
         raise UsageError("a rule with scope 'latest' or 'periods' needs a period (--period month)")
     if "segments" in needs and not options.get("segments"):
         raise UsageError("a rule with scope 'segments' needs --segment COLUMN")
+    if options.pop("traffic", False):  # access logs: topshare.traffic.traffic's options
+        from topshare.traffic import traffic
+
+        return evaluate(traffic(source, **options), every)
     return evaluate(analyze(source, **options), every)
 
 

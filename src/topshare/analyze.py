@@ -18,6 +18,7 @@ import numpy as np
 from topshare import __version__, grid, slices
 from topshare.backend import connect
 from topshare.columns import Roles, map_roles, resolve
+from topshare.databases import DatabaseInput, as_database, open_database
 from topshare.engine import (
     Prepared,
     Totals,
@@ -27,6 +28,7 @@ from topshare.engine import (
     prepare,
 )
 from topshare.errors import InputError, RejectedRowsError, UsageError
+from topshare.logs import LogSource, open_log
 from topshare.metrics import (
     HHI_BANDS,
     compute_indices,
@@ -72,14 +74,17 @@ from topshare.result import (
     TheilSplit,
 )
 from topshare.sources import FILE_COL, Source, open_source, validate_delimiter
+from topshare.traffic import LogInput
 
 DEFAULT_CR = (1, 4, 10, 20)
 PathArg = str | os.PathLike[str]
 
 
 def analyze(
-    source: PathArg | Sequence[PathArg],
+    source: PathArg | Sequence[PathArg] | LogInput | DatabaseInput,
     *,
+    table: str | None = None,
+    query: str | None = None,
     customer: str | None = None,
     amount: str | None = None,
     date: str | bool | None = None,
@@ -120,9 +125,16 @@ def analyze(
     to before they are bucketed and filtered (default UTC). ``segments`` is a list of columns
     (or of lists of columns, for their combinations): every metric per segment value.
 
+    A database is analysed where it lives: ``source`` is a PostgreSQL URL, a SQLite or DuckDB
+    file (or ``sqlite:///path``, ``duckdb:///path``) with ``table`` (a name) or ``query`` (one
+    SELECT statement); see docs/databases.md.
+
     >>> r = analyze("sales.csv", customer="customer_id", amount="amount")  # doctest: +SKIP
     >>> r.top_n_share, r.hhi, r.gini  # doctest: +SKIP
+    >>> r = analyze("postgresql://analyst@db/sales", table="orders")  # doctest: +SKIP
     """
+    if not isinstance(source, LogInput):
+        source = as_database(source, table, query) or source
     ent_col = _one_of("customer", customer, "entity", entity)
     val_col = _one_of("amount", amount, "value", value)
     ks = _check_options(top, cr, pareto, hhi_bands)
@@ -189,7 +201,7 @@ def _check_segments(segments: Sequence[str | Sequence[str]]) -> list[list[str]]:
 
 def _analyze(
     con: Any,
-    source: PathArg | Sequence[PathArg],
+    source: PathArg | Sequence[PathArg] | LogInput | DatabaseInput,
     ent_col: str | None,
     val_col: str | None,
     date: str | bool | None,
@@ -208,15 +220,26 @@ def _analyze(
     labels: Labels,
     scope: _Scope,
 ) -> Analysis:
-    paths = [os.fspath(p) for p in ([source] if isinstance(source, (str, os.PathLike)) else source)]
-    with open_source(
-        con,
-        list(paths),
-        format=format,
-        delimiter=validate_delimiter(delimiter),
-        header=header,
-        encoding=encoding,
-    ) as src:
+    log = source if isinstance(source, LogInput) else None
+    opened: Source
+    if isinstance(source, LogInput):
+        logs = open_log(con, source.paths, source.options)
+        date_format = date_format or logs.log.time_format
+        opened = logs
+    elif isinstance(source, DatabaseInput):
+        opened = open_database(con, source, tz=scope.tz)
+    else:
+        items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+        paths: list[str | os.PathLike[str]] = [os.fspath(p) for p in items]
+        opened = open_source(
+            con,
+            list(paths),
+            format=format,
+            delimiter=validate_delimiter(delimiter),
+            header=header,
+            encoding=encoding,
+        )
+    with opened as src:
         first = src.name(src.files[0])
         roles = map_roles(
             src.columns,
@@ -239,6 +262,7 @@ def _analyze(
             resolve(c, list(src.columns), where, "segment") for spec in scope.segments for c in spec
         ))  # fmt: skip
         opts = {"date_format": date_format, "decimal_comma": decimal_comma}
+        src.check_roles(roles, opts)
         win = _window(src, roles, scope, opts)
         prepared = prepare(
             src.table, roles, file_col=FILE_COL, segments=tuple(seg_cols), window=win,
@@ -269,6 +293,9 @@ def _analyze(
         full: Analysis = run(src, lambda: _over_time_and_segments(
             result, cells, tot, prepared, scope, win, seg_cols, top, pareto, hhi_bands
         ))  # fmt: skip
+        if log is not None:
+            assert isinstance(src, LogSource)
+            full = log.finish(src, full)
         return full
 
 
@@ -312,6 +339,13 @@ def _over_time_and_segments(
         for spec in scope.segments:
             cols = [_resolve_in(seg_cols, c) for c in spec]
             by = [seg_name[c] for c in cols]
+            values = grid.count_groups(cells, by)
+            if values > grid.MAX_SEGMENT_VALUES:
+                raise UsageError(
+                    f"--segment {','.join(cols)}: {values:,} distinct values; a segment is a "
+                    f"column with few values (at most {grid.MAX_SEGMENT_VALUES:,}), such as a "
+                    "region or a channel"
+                )
             groups = grid.load(cells, by, tot.scale, prepared.dims)
             per_period = (
                 grid.load(cells, [*by, "period"], tot.scale, prepared.dims) if period_args else None

@@ -91,6 +91,10 @@ def write_output(text: str, path: Path | None) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
+        # mkstemp makes the file private (0600); an output file gets the usual mode instead.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -125,6 +129,11 @@ def _guard(debug: bool, fn: Callable[[], Any]) -> Any:
 def _emit(result: Any, fmt: str, output: Path | None) -> None:
     if fmt not in FORMATS:
         raise UsageError(f"unknown --format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if fmt == "html" and output is None and sys.stdout.isatty():
+        raise UsageError(
+            "--format html writes a whole web page (a few MB): add -o report.html, "
+            "or redirect the output to a file"
+        )
     color = output is None and fmt == "table" and sys.stdout.isatty()
     width = None if output is not None else (typer.get_terminal_size()[0] if color else 100)
     write_output(render(result, fmt, width=width, color=color), output)
@@ -133,7 +142,18 @@ def _emit(result: Any, fmt: str, output: Path | None) -> None:
 # Source and scope options, shared by `revenue` and `check`.
 Inputs = Annotated[
     list[str],
-    typer.Argument(help="Files or globs (CSV/TSV, Parquet, JSON/NDJSON, .gz), or - for stdin."),
+    typer.Argument(
+        help="Files or globs (CSV/TSV, Parquet, JSON/NDJSON, .gz), or - for stdin; or a database "
+        "(postgresql:// URL, SQLite or DuckDB file) with --table or --query."
+    ),
+]
+TableOpt = Annotated[
+    str | None,
+    typer.Option("--table", help="Database source: the table (or schema.table) to analyse."),
+]
+QueryOpt = Annotated[
+    str | None,
+    typer.Option("--query", help="Database source: one read-only SELECT whose rows are analysed."),
 ]
 Customer = Annotated[
     str | None, typer.Option("--customer", "--entity", "-c", help="Customer (entity) column.")
@@ -258,6 +278,8 @@ def revenue(
     last: Last = None,
     tz: Tz = None,
     segment: SegmentOpt = None,
+    table: TableOpt = None,
+    query: QueryOpt = None,
     fmt: Fmt = "table",
     output: Output = None,
     strict: Strict = False,
@@ -279,11 +301,17 @@ def revenue(
     Example: `topshare revenue sales.csv --top 20 --format json -o top.json`
 
     Example: `topshare revenue sales.csv --period quarter --last 4q --segment region`
+
+    Example: `topshare revenue sales.csv --period quarter --format html -o report.html`
+
+    Example: `topshare revenue postgresql://analyst@db/sales --table orders --period month`
     """
 
     def body() -> None:
         result = analyze(
             inputs,
+            table=table,
+            query=query,
             top=top,
             cr=_parse_cr(cr),
             pareto=pareto,
@@ -342,6 +370,19 @@ def check(
     notify_timeout: Annotated[
         float, typer.Option("--notify-timeout", help="Webhook timeout in seconds.", min=0.1)
     ] = 10.0,
+    traffic: Annotated[
+        bool, typer.Option("--traffic", help="The inputs are access logs (as `topshare traffic`).")
+    ] = False,
+    by: Annotated[str, typer.Option("--by", help="With --traffic: the dimension.")] = "path",
+    measure: Annotated[
+        str, typer.Option("--measure", help="With --traffic: hits or bytes.")
+    ] = "hits",
+    log_format: Annotated[
+        str | None, typer.Option("--log-format", help="With --traffic: the log format.")
+    ] = None,
+    exclude_bots: Annotated[
+        bool, typer.Option("--exclude-bots", help="With --traffic: leave out known crawlers.")
+    ] = False,
     customer: Customer = None,
     amount: Amount = None,
     date: DateCol = None,
@@ -355,6 +396,8 @@ def check(
     last: Last = None,
     tz: Tz = None,
     segment: SegmentOpt = None,
+    table: TableOpt = None,
+    query: QueryOpt = None,
     fmt: Annotated[
         str, typer.Option("--format", "-f", help="Output format: table or json.", metavar="FORMAT")
     ] = "table",
@@ -376,6 +419,8 @@ def check(
     Example: `topshare check sales.csv --max-top1-share 0.2 --max-hhi 1800 --major 0.10`
 
     Example: `topshare check sales.csv --rules rules.toml --period month --notify http://127.0.0.1:9000/hook`
+
+    Example: `topshare check access.log --traffic --by ip --major 0.05`
     """
 
     def body() -> int:
@@ -400,18 +445,19 @@ def check(
             "effective_number": min_effective_number,
         }
         given = [Rule(metric, value, scope) for metric, value in flags.items() if value is not None]
+        reading = _analyze_options(
+            customer, amount, date, no_date, count, input_format, delimiter, header,
+            encoding, date_format, decimal_comma, period, date_from, date_to, last, tz, segment,
+        )  # fmt: skip
+        if traffic and (table or query):
+            raise UsageError("--traffic reads access logs: --table and --query do not apply")
+        if traffic:
+            reading = _traffic_check_options(reading, by, measure, log_format, exclude_bots)
+        else:
+            reading.update(table=table, query=query)
         result = run_check(
-            inputs,
-            given,
-            rules_file=rules,
-            top=top,
-            hhi_bands=hhi_bands,
-            strict=strict,
-            **_analyze_options(
-                customer, amount, date, no_date, count, input_format, delimiter, header,
-                encoding, date_format, decimal_comma, period, date_from, date_to, last, tz,
-                segment,
-            ),
+            inputs, given, rules_file=rules, top=top, hhi_bands=hhi_bands, strict=strict,
+            **reading,
         )  # fmt: skip
         text = result.to_json() + "\n" if fmt == "json" else render_check(result)
         write_output(text, output)
@@ -421,6 +467,29 @@ def check(
 
     code = _guard(debug, body)
     raise typer.Exit(code)
+
+
+def _traffic_check_options(
+    reading: dict[str, Any], by: str, measure: str, log_format: str | None, exclude_bots: bool
+) -> dict[str, Any]:
+    """``topshare check --traffic``: the options of :func:`topshare.traffic.traffic` instead of
+    the file-reading ones (which do not apply to a log)."""
+    file_only = ("customer", "amount", "count", "format", "delimiter", "header", "encoding",
+                 "date_format", "decimal_comma")  # fmt: skip
+    given = [k for k in file_only if reading.get(k) not in (None, False)]
+    if given or reading.get("date") not in (None, False):
+        raise UsageError(
+            "--traffic reads access logs: the column and file-reading options do not apply"
+        )
+    keep = ("period", "date_from", "date_to", "last", "tz", "segments")
+    return {
+        "traffic": True,
+        **{k: reading[k] for k in keep},
+        "by": by,
+        "measure": measure,
+        "log_format": log_format,
+        "exclude_bots": exclude_bots,
+    }
 
 
 @app.command()
@@ -443,8 +512,11 @@ def demo(
 
     The data is generated once, deterministically, and kept in a cache folder
     ($TOPSHARE_DEMO_DIR, else ~/.cache/topshare); it includes refunds and a few messy rows.
+    The HTML report (`--format html`) also shows the quarters and the regions.
 
     Example: `topshare demo --top 10`
+
+    Example: `topshare demo --format html -o demo.html`
     """
 
     def body() -> None:
@@ -452,16 +524,30 @@ def demo(
 
         info = ensure(rows=rows, seed=seed, path=data)
         typer.echo(f"Demo data: {info.path} ({info.rows:,} orders, seed {info.seed})", err=True)
+        # The HTML report shows the series and the segments too: quarters and regions.
+        series: dict[str, Any] = (
+            {"period": "quarter", "segments": ["region"]} if fmt == "html" else {}
+        )
         result = analyze(
-            str(info.path), customer="customer_id", amount="amount", date="order_date", top=top
+            str(info.path),
+            customer="customer_id",
+            amount="amount",
+            date="order_date",
+            top=top,
+            **series,
         )
         _emit(result, fmt, output)
 
     _guard(debug, body)
 
 
+from topshare import cli_serve as _cli_serve  # noqa: E402  (registers `serve` on the app)
+from topshare import cli_traffic as _cli_traffic  # noqa: E402  (registers `traffic`)
+
+
 def main() -> None:
     """Console-script entry point."""
+    _ = _cli_serve, _cli_traffic
     app()
 
 

@@ -17,10 +17,13 @@ from typing import Any
 import ibis
 import ibis.expr.datatypes as dt
 import numpy as np
+import pyarrow as pa
 
+from topshare import dialects
 from topshare.columns import Roles
 from topshare.money import AMOUNT_SCALE, UnitsArray, exact_sum, fits_int64
 from topshare.periods import PERIODS, Window
+from topshare.sources import LINE_COL, MALFORMED_COL
 
 #: Reasons a row is rejected, in the order they are checked (a row counts once, for the first).
 REASONS: dict[str, str] = {
@@ -52,6 +55,7 @@ class Prepared:
     has_date: bool
     period: str | None = None  # truncation unit of the period key (see topshare.periods)
     segments: tuple[str, ...] = ()  # names of the segment columns in ``table`` (seg0, seg1...)
+    units: bool = False  # ``value`` holds integer units (SQLite), not a DECIMAL
 
     @property
     def dims(self) -> tuple[str, ...]:
@@ -103,15 +107,20 @@ def prepare(
     """
     scale = _scale_for(roles)
     dec = dt.Decimal(38, scale)
+    engine = dialects.flavor(table)
+    units = engine == "sqlite"  # no decimal type: values become integer units per row
     raw_ent = table[roles.entity]
     typed: dict[str, Any] = {
         "entity": raw_ent if raw_ent.type().is_string() else raw_ent.cast("string"),
         "file": table[file_col],
     }
-    text_value = roles.value is not None and roles.value_kind == "text"
-    text_date = roles.date is not None and roles.date_kind == "text"
+    text_value = roles.value is not None and roles.value_kind == "text" and not units
+    text_date = roles.date is not None and (roles.date_kind == "text" or engine == "sqlite")
     if roles.value is None:
-        typed["value"] = ibis.literal(1).cast(dec)
+        typed["value"] = ibis.literal(1, type=dt.int64) if units else ibis.literal(1).cast(dec)
+    elif units:
+        typed["value_text"] = table[roles.value].cast("string")
+        typed["value"] = dialects.sqlite_units(table[roles.value], scale)
     elif text_value:
         text = table[roles.value]  # the casts accept surrounding spaces themselves
         typed["value_text"] = text
@@ -120,13 +129,19 @@ def prepare(
         typed["value"] = table[roles.value].cast(dec)  # NULL only where the column is NULL
     if roles.date is not None:
         raw_date = table[roles.date]
-        if text_date:
+        if text_date and engine == "sqlite":
+            typed["date_text"] = raw_date.cast("string")
+            typed["date"] = dialects.sqlite_timestamp(raw_date)
+        elif text_date:
             typed["date_text"] = raw_date
             typed["date"] = _parse_date(raw_date, date_format)
         elif getattr(raw_date.type(), "timezone", None):
             typed["date"] = raw_date.cast(dt.Timestamp())  # wall clock in the session's zone
         else:
             typed["date"] = raw_date  # DATE or TIMESTAMP: min/max need no conversion per row
+    malformed = MALFORMED_COL in table.columns
+    if malformed:
+        typed["malformed"] = table[MALFORMED_COL]
     seg_names = tuple(f"seg{i}" for i in range(len(segments)))
     for name, col in zip(seg_names, segments, strict=True):
         raw = table[col]
@@ -137,6 +152,8 @@ def prepare(
             typed["raw_value"] = table[roles.value].cast("string")
         if roles.date is not None:
             typed["raw_date"] = table[roles.date].cast("string")
+        if LINE_COL in table.columns:
+            typed["raw_line"] = table[LINE_COL]
         for name in keep:
             typed[name] = table[name]
     stage = table.select(**typed)
@@ -145,11 +162,14 @@ def prepare(
     # Every check is cheap on the common path; trimming happens only where a value is suspect
     # (CASE branches are evaluated only for the rows that reach them).
     c = {name: ibis.literal(code, type=dt.int8) for name, code in CODES.items()}
-    checks: list[tuple[Any, Any]] = [(_blank(t.entity), c["missing_entity"])]
+    checks: list[tuple[Any, Any]] = [(t.malformed, c["malformed_line"])] if malformed else []
+    checks.append((dialects.blank(t.entity, engine), c["missing_entity"]))
     if roles.value is not None:
-        if text_value:
-            why = ibis.cases((_blank(t.value_text), c["missing_value"]), else_=c["bad_value"])
+        if text_value or units:
+            blank_value = dialects.blank(t.value_text, engine)
+            why = ibis.cases((blank_value, c["missing_value"]), else_=c["bad_value"])
             checks.append((t.value.isnull(), why))
+        if text_value:
             checks.append(
                 (_too_precise(t.value_text, t.value, scale, decimal_comma), c["too_precise"])
             )
@@ -157,7 +177,8 @@ def prepare(
             checks.append((t.value.isnull(), c["missing_value"]))
     if roles.date is not None:
         if text_date:
-            why = ibis.cases((_blank(t.date_text), c["missing_date"]), else_=c["bad_date"])
+            blank_date = dialects.blank(t.date_text, engine)
+            why = ibis.cases((blank_date, c["missing_date"]), else_=c["bad_date"])
             checks.append((t.date.isnull(), why))
         else:
             checks.append((t.date.isnull(), c["missing_date"]))
@@ -171,16 +192,10 @@ def prepare(
             outside = outside | (t.date < lit if before else t.date >= lit)
         checks.append((outside, ibis.literal(OUT_OF_RANGE, type=dt.int8)))
     reason = ibis.cases(*checks, else_=ibis.null(dt.int8))
-    drop = [c for c in ("value_text", "date_text") if c in t.columns]
+    drop = [c for c in ("value_text", "date_text", "malformed") if c in t.columns]
     out = t.mutate(reason=reason).drop(*drop)
     return Prepared(out, scale, roles.date is not None, PERIODS[period] if period else None,
-                    seg_names)  # fmt: skip
-
-
-def _blank(text: Any) -> Any:
-    """NULL, empty or only whitespace; the trim runs only when the first character is a space
-    or a control character."""
-    return text.isnull() | ibis.cases((text.ascii_str() <= 32, text.strip() == ""), else_=False)
+                    seg_names, units)  # fmt: skip
 
 
 def _barrier(expr: Any) -> Any:
@@ -294,7 +309,7 @@ def aggregate(con: Any, prepared: Prepared) -> tuple[Any, Any]:
         metrics["date_min"] = grouped.date.min()
         metrics["date_max"] = grouped.date.max()
     expr = grouped.group_by(["reason", "key", *extra]).aggregate(**metrics)
-    cells = con.create_table(f"__topshare_cells_{next(_tmp_ids)}", expr, temp=True)
+    cells = _keep(con, f"__topshare_cells_{next(_tmp_ids)}", expr, prepared)
     if not extra:
         return cells, cells
     sums: dict[str, Any] = {
@@ -308,6 +323,35 @@ def aggregate(con: Any, prepared: Prepared) -> tuple[Any, Any]:
     regrouped = cells.group_by(["reason", "key"]).aggregate(**sums)
     totals = con.create_table(f"__topshare_totals_{next(_tmp_ids)}", regrouped, temp=True)
     return totals, cells
+
+
+def _keep(con: Any, name: str, expr: Any, prepared: Prepared) -> Any:
+    """The scan's result as a temporary table of ``con`` (topshare's DuckDB). A scan that ran
+    in another database (PostgreSQL, SQLite) sends its result here once: one row per entity
+    (or cell), never a row of the source; integer units become DECIMALs again."""
+    if expr._find_backend() is con:
+        return con.create_table(name, expr, temp=True)
+    data = expr.to_pyarrow()
+    if prepared.units:
+        at = data.schema.get_field_index("value")
+        value = _decimal_from_units(data.column(at), prepared.scale)
+        data = data.set_column(at, pa.field("value", value.type), value)
+    return con.create_table(name, ibis.memtable(data), temp=True)
+
+
+def _decimal_from_units(units: Any, scale: int) -> Any:
+    """int64 units as DECIMAL(38, scale) values, exactly: the same integers, 128 bits wide."""
+    arr = units.combine_chunks() if hasattr(units, "combine_chunks") else units
+    arr = arr.cast(pa.int64())
+    n = len(arr)
+    ints = arr.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    wide = np.empty((n, 2), dtype=np.int64)
+    wide[:, 0] = ints
+    wide[:, 1] = ints >> 63  # sign extension of the high 64 bits (little-endian)
+    valid = arr.is_valid().buffers()[1] if arr.null_count else None
+    return pa.Array.from_buffers(
+        pa.decimal128(38, scale), n, [valid, pa.py_buffer(wide.tobytes())], arr.null_count
+    )
 
 
 def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:

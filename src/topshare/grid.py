@@ -21,6 +21,9 @@ from topshare.money import UnitsArray
 
 _MAX_CELL_UNITS = 2**62
 MAX_SEGMENT_COLUMNS = 8
+#: A segment is a column with few values (a region, a channel): beyond this many, every value
+#: would get a whole analysis of its own (a customer id given as a segment, say).
+MAX_SEGMENT_VALUES = 10_000
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,13 @@ class Groups:
         hit = np.nonzero(pc.is_in(keys, value_set=pa.array(entities)).to_numpy(False))[0]
         names = keys.take(pa.array(hit)).to_pylist()
         return {name: int(self.units[lo + i]) for name, i in zip(names, hit, strict=True)}
+
+
+def count_groups(cells: Any, by: list[str]) -> int:
+    """How many distinct values the ``by`` columns take over the valid cells (one small query,
+    before anything is brought into Python)."""
+    valid = cells.filter(cells.reason.isnull())
+    return int(valid.select(*by).distinct().count().to_pyarrow().as_py())
 
 
 def load(cells: Any, by: list[str], scale: int, dims: tuple[str, ...]) -> Groups:

@@ -93,7 +93,11 @@ def build_rejections(
     return [
         Rejection(
             reason=s.reason,
-            description=REASONS[s.reason].format(**fmt),
+            description=(
+                src.malformed_text
+                if s.reason == "malformed_line"
+                else REASONS[s.reason].format(**fmt)
+            ),
             rows=s.rows,
             amount=(
                 normalize(to_decimal(s.units, tot.scale), scale=tot.scale)
@@ -115,7 +119,9 @@ def _row_examples(
     opts: dict[str, Any],
 ) -> dict[str, list[Example]]:
     """Up to 5 examples per reason, file by file in order, with their line numbers."""
-    wanted = {s.reason: s for s in stats if s.reason != "malformed_line"}
+    # Malformed CSV lines come with their examples from the reader; a source that flags its own
+    # malformed lines (access logs) gets them from the engine like any other reason.
+    wanted = {s.reason: s for s in stats if s.reason != "malformed_line" or not malformed}
     found: dict[str, list[Example]] = {r: [] for r in wanted}
     for file in src.files:
         need = {
@@ -139,7 +145,11 @@ def _row_examples(
                     file=src.name(file),
                     line=lines[int(row[ROW_COL])],
                     entity=row.get("raw_entity"),
-                    value=row.get("raw_value"),
+                    value=(
+                        str(row.get("raw_line") or "")[:200]
+                        if reason == "malformed_line"
+                        else row.get("raw_value")
+                    ),
                     date=row.get("raw_date"),
                 )
             )

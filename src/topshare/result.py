@@ -257,6 +257,37 @@ class TheilSplit:
 
 
 @dataclass(frozen=True)
+class EntityCount:
+    entity: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """What an access-log analysis adds: the format read, the lines that were not requests, the
+    bots (their hits and bytes among all requests, before any bot filter) and the visitors of
+    the top entities (distinct IP + user agent per day: not additive, so shown per row but never
+    summed, shared or used by an index)."""
+
+    format: str
+    format_spec: str
+    dimension: str
+    measure: str
+    lines: int
+    blank_lines: int
+    directive_lines: int
+    bots: str  # include, exclude or only
+    all_hits: int
+    all_bytes: int
+    bot_hits: int
+    bot_bytes: int
+    bot_share_hits: float | None
+    bot_share_bytes: float | None
+    visitors: list[EntityCount]
+    note: str = "visitors are not additive: shown per entity, never summed or used for shares"
+
+
+@dataclass(frozen=True)
 class Labels:
     entity: str = "customer"
     entities: str = "customers"
@@ -308,6 +339,7 @@ class Analysis:
     periods: list[Period] | None = None
     segments: list[Segment] | None = None
     theil_decomposition: list[TheilSplit] | None = None
+    traffic: Traffic | None = None
 
     @property
     def top1_share(self) -> float | None:

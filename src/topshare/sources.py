@@ -28,6 +28,10 @@ from topshare.errors import InputError, UsageError
 
 FILE_COL = "__topshare_file"
 ROW_COL = "__topshare_row"
+#: Optional columns a source may add: a line that could not be parsed (a rejection of its own),
+#: and the raw text of the line (for the examples of such lines).
+MALFORMED_COL = "__topshare_malformed"
+LINE_COL = "__topshare_line"
 FORMATS = ("csv", "tsv", "parquet", "json")
 ENCODINGS = ("utf-8", "utf-16", "latin-1")
 _EXT = {
@@ -63,6 +67,8 @@ class Source:
     _tmpdir: str | None = None
     _rejects: int = 0
     _schema: Any = None  # the reader's schema, read once (no DESCRIBE per query)
+    #: What a malformed line is, in this kind of source.
+    malformed_text: str = "the line does not split into the file's columns"
 
     @property
     def table(self) -> Any:
@@ -101,6 +107,9 @@ class Source:
         except Exception:  # no rejected line: the tables were never created
             return []
         return [(str(f), int(line), str(kind), str(text or "")) for f, line, kind, text in rows]
+
+    def check_roles(self, roles: Any, opts: dict[str, Any]) -> None:
+        """Refuse, with one clear line, options this kind of source cannot honour."""
 
     def close(self) -> None:
         if self._tmpdir:
@@ -149,12 +158,15 @@ def open_source(
     delimiter: str | None = None,
     header: bool | None = None,
     encoding: str | None = None,
+    configure: bool = True,
 ) -> Source:
-    """Open one or more paths or globs ('-' for stdin) as a :class:`Source`."""
+    """Open one or more paths or globs ('-' for stdin) as a :class:`Source`. With
+    ``configure=False`` only the files are found and checked (no dialect sniffed, no schema
+    read): for sources that read the files their own way (access logs)."""
     items = [str(i) for i in (inputs if isinstance(inputs, list) else [inputs])]
     if not items:
         raise UsageError("no input given: name a file, a glob, or '-' for stdin")
-    if format is not None and format not in FORMATS:
+    if format is not None and format not in FORMATS and (format, configure) != ("log", False):
         raise UsageError(f"unknown input format {format!r}: expected one of {', '.join(FORMATS)}")
     if encoding is not None and encoding.lower() not in ENCODINGS:
         raise UsageError(f"unknown encoding {encoding!r}: expected one of {', '.join(ENCODINGS)}")
@@ -184,7 +196,8 @@ def open_source(
         src = Source(con=con, paths=items, files=files, format=fmt, columns={}, display=display)
         src.encoding = (encoding or "utf-8").lower()
         src._tmpdir = tmpdir
-        _configure(src, delimiter=delimiter, header=header)
+        if configure:
+            _configure(src, delimiter=delimiter, header=header)
         return src
     except BaseException:
         if tmpdir:
@@ -216,7 +229,9 @@ def _spool_stdin(tmpdir: str, format: str | None) -> str:
         if sample.lstrip()[:1] in (b"{", b"[")
         else "csv"
     )
-    suffix = {"csv": ".csv", "tsv": ".tsv", "parquet": ".parquet", "json": ".json"}[fmt]
+    suffix = {"csv": ".csv", "tsv": ".tsv", "parquet": ".parquet", "json": ".json", "log": ".log"}[
+        fmt
+    ]
     path = os.path.join(tmpdir, "stdin" + suffix + (".gz" if gz else ""))
     with open(path, "wb") as out:
         out.write(head)
@@ -241,12 +256,13 @@ def _detect_format(path: str, display: dict[str, str]) -> str:
     return "csv"
 
 
-def _head(path: str, name: str, size: int = 8192) -> bytes:
-    """The first bytes of a file, decompressed when gzipped; broken gzip is a clear error."""
+def _head(path: str, name: str, size: int = 8192, raw_bytes: bool = False) -> bytes:
+    """The first bytes of a file, decompressed when gzipped (unless ``raw_bytes``); broken gzip
+    is a clear error."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read(size)
-        if raw[:2] != b"\x1f\x8b":
+        if raw[:2] != b"\x1f\x8b" or raw_bytes:
             return raw
         with gzip.open(path, "rb") as gz:
             return gz.read(size)
@@ -274,9 +290,14 @@ def _configure(src: Source, *, delimiter: str | None, header: bool | None) -> No
     """Sniff the dialect (CSV), build the reader options and read the schema."""
     raw = src.con.con
     first = src.name(src.files[0])
+    # A gzipped file whose name does not say so (a rotated 'orders.csv.1'): the readers go by
+    # the name, so say it. Only when every file is one (one reader call reads them all).
+    gz = all(not f.lower().endswith(".gz") and _head(f, src.name(f), 2, raw_bytes=True) == b"\x1f\x8b"
+             for f in src.files)  # fmt: skip
+    compression = ", compression='gzip'" if gz and src.format != "parquet" else ""
     if src.format in ("csv", "tsv"):
         delim = delimiter or ("\t" if src.format == "tsv" else None)
-        sniff_opts = f", delim={_quote(delim)}" if delim else ""
+        sniff_opts = (f", delim={_quote(delim)}" if delim else "") + compression
         try:
             row = raw.execute(
                 f"SELECT Delimiter, Quote, Escape, HasHeader, Columns FROM sniff_csv({_quote(src.files[0])}"
@@ -304,13 +325,15 @@ def _configure(src: Source, *, delimiter: str | None, header: bool | None) -> No
             f", delim={_quote(src.delimiter or ',')}, quote={_quote(quote or '')}, escape={_quote(escape or '')}"
             f", header={str(src.header).lower()}, all_varchar=true, encoding={_quote(src.encoding)}"
             ", null_padding=false"
-        )
+        ) + compression
         if len(src.files) > 1:
             _same_header(src)
         src._reader_sql = opts
     else:  # Parquet and JSON files are combined by column name
         by_name = ", union_by_name=true" if len(src.files) > 1 else ""
-        src._reader_sql = (", format='auto'" if src.format == "json" else "") + by_name
+        src._reader_sql = (
+            (", format='auto'" if src.format == "json" else "") + by_name + compression
+        )
     try:
         schema = src.con.sql(
             f"SELECT * FROM {src._reader(src.files, rejects=False)} LIMIT 0"

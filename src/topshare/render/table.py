@@ -11,7 +11,7 @@ from rich.text import Text
 
 from topshare.rejections import shown_value
 from topshare.render.series import period_views, scope_line, segment_views
-from topshare.render.text import headline, index_lines, money, pct, reconciliation
+from topshare.render.text import headline, index_lines, money, pct, reconciliation, traffic_lines
 from topshare.result import Analysis
 
 
@@ -29,6 +29,8 @@ def to_table(result: Analysis, *, width: int | None = None, color: bool = False)
 
 
 def _columns_line(result: Analysis) -> str:
+    if result.traffic is not None:
+        return traffic_lines(result)[0]
     c = result.columns
     how = c.detected
     parts = [f"{result.labels.entity} = {c.entity!r} ({_how(how.get('entity'))})"]
@@ -39,6 +41,11 @@ def _columns_line(result: Analysis) -> str:
     if c.date is not None:
         parts.append(f"date = {c.date!r} ({_how(how.get('date'))})")
     return "Columns: " + ", ".join(parts)
+
+
+def _title(word: str) -> str:
+    """'customer' -> 'Customer', 'IP' stays 'IP'."""
+    return word[:1].upper() + word[1:]
 
 
 def _how(kind: str | None) -> str:
@@ -73,27 +80,37 @@ def _view(result: Analysis) -> Group:
     parts.append(Text(""))
     top = Table(box=box.SIMPLE_HEAD, show_footer=True, pad_edge=False)
     top.add_column("#", justify="right")
-    top.add_column(result.labels.entity.capitalize(), footer="Total", overflow="fold")
-    top.add_column(result.labels.value.capitalize(), justify="right",
+    top.add_column(_title(result.labels.entity), footer="Total", overflow="fold")
+    top.add_column(_title(result.labels.value), justify="right",
                    footer=money(result.total, result))  # fmt: skip
     top.add_column("Share", justify="right", footer=pct(1.0 if result.total > 0 else None))
     top.add_column("Cumulative", justify="right")
     top.add_column("ABC", justify="center")
+    t = result.traffic
+    seen = {v.entity: v.count for v in t.visitors} if t and t.visitors else None
+    if seen is not None:
+        top.add_column("Visitors", justify="right")
     for r in result.top:
-        top.add_row(
+        cells = [
             str(r.rank),
             r.entity + (" ★" if r.major else ""),
             money(r.value, result),
             pct(r.share),
             pct(r.cumulative_share),
             r.abc or "",
-        )
+        ]
+        top.add_row(*cells, *([f"{seen.get(r.entity, 0):,}"] if seen is not None else []))
     if result.others.entities:
         top.add_row("", Text(f"Others ({result.others.entities:,})", style="italic"),
-                    money(result.others.value, result), pct(result.others.share), "", "")  # fmt: skip
+                    money(result.others.value, result), pct(result.others.share), "", "",
+                    *([""] if seen is not None else []))  # fmt: skip
     parts.append(top)
     if any(r.major for r in result.top):
-        parts.append(Text("★ major customer: 10 % of the total or more (ASC 280 / IFRS 8)"))
+        who = "customer" if result.traffic is None else result.labels.entity
+        note = " (ASC 280 / IFRS 8)" if result.traffic is None else ""
+        parts.append(Text(f"★ major {who}: 10 % of the total or more{note}"))
+    if result.traffic is not None:
+        parts += [Text(line, style="dim") for line in traffic_lines(result)[1:]]
     idx = Table(box=box.SIMPLE_HEAD, show_header=True, pad_edge=False)
     idx.add_column("Concentration")
     idx.add_column("Value", justify="right")
@@ -124,7 +141,11 @@ def _view(result: Analysis) -> Group:
         )
     )
     for rej in rows.rejected_by_reason:
-        amount = f", amount {money(rej.amount, result)}" if rej.amount is not None else ""
+        amount = (
+            f", amount {money(rej.amount, result)}"
+            if rej.amount is not None and result.columns.value is not None
+            else ""
+        )
         parts.append(Text(f"  {rej.rows:,} rejected: {rej.description} [{rej.reason}]{amount}"))
         for ex in rej.examples:
             shown = shown_value(rej.reason, ex)

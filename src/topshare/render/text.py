@@ -10,7 +10,7 @@ from topshare.errors import UsageError
 from topshare.money import normalize
 from topshare.result import Analysis
 
-FORMATS = ("table", "json", "csv", "markdown")
+FORMATS = ("table", "json", "csv", "markdown", "html")
 
 
 def render(result: Analysis, fmt: str, *, width: int | None = None, color: bool = False) -> str:
@@ -25,6 +25,10 @@ def render(result: Analysis, fmt: str, *, width: int | None = None, color: bool 
         from topshare.render.table import to_table
 
         return to_table(result, width=width, color=color)
+    if fmt == "html":
+        from topshare.render.html import to_html
+
+        return to_html(result)
     raise UsageError(f"unknown output format {fmt!r}: expected one of {', '.join(FORMATS)}")
 
 
@@ -172,7 +176,8 @@ def reconciliation(result: Analysis) -> str:
     m = result.money
     mark = "reconciled" if m.reconciled else "DOES NOT RECONCILE"
     text = (
-        f"Money in {money(m.in_, result)} = analysed {money(m.analysed, result)} + rejected "
+        f"{'Money' if result.traffic is None else result.labels.value.capitalize()} in "
+        f"{money(m.in_, result)} = analysed {money(m.analysed, result)} + rejected "
         f"{money(m.rejected, result)}"
         + (
             f" + outside the window {money(m.out_of_range, result)}"
@@ -184,3 +189,38 @@ def reconciliation(result: Analysis) -> str:
     if m.unreadable_rows:
         text += f"; {m.unreadable_rows:,} row(s) had no readable amount"
     return text
+
+
+def _size(n: int) -> str:
+    """Bytes for people: 1.5 MB (decimal units)."""
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1000
+    return f"{n} B"
+
+
+def traffic_lines(result: Analysis) -> list[str]:
+    """What a log analysis says besides the numbers: the format and lines read; the bots; the
+    visitors note. Empty for a revenue analysis."""
+    t = result.traffic
+    if t is None:
+        return []
+    skipped = []
+    if t.blank_lines:
+        skipped.append(f"{t.blank_lines:,} blank")
+    if t.directive_lines:
+        skipped.append(f"{t.directive_lines:,} #-directive")
+    lines = f"{t.lines:,} lines" + (f" ({', '.join(skipped)}, not requests)" if skipped else "")
+    first = f"Log: {t.format} format, {lines}; by {t.dimension}, measuring {t.measure}"
+    bots = (
+        f"Bots (crawler list): {t.bot_hits:,} of {t.all_hits:,} hits ({pct(t.bot_share_hits)}), "
+        f"{_size(t.bot_bytes)} of {_size(t.all_bytes)} ({pct(t.bot_share_bytes)})"
+        + {"include": "; included", "exclude": "; excluded here", "only": "; only bots here"}[
+            t.bots
+        ]
+    )
+    if not t.visitors:
+        return [first, bots, f"Visitors: {t.note}"]
+    return [first, bots, f"Visitors: distinct IP + user agent per day; {t.note.split(': ', 1)[1]}"]

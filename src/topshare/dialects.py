@@ -1,0 +1,53 @@
+"""The few expressions that differ between the engines a source can live on.
+
+The engine's expressions are Ibis throughout; these are the places where the same Ibis
+expression would mean something different (or not compile) on another backend:
+
+- DuckDB (files, DuckDB databases): the reference; text is parsed with ``TRY_CAST``.
+- PostgreSQL: typed columns only (Ibis compiles ``try_cast`` to a strict ``CAST`` there, so
+  text amounts are refused before a query is built); ``NUMERIC`` sums are exact.
+- SQLite: no decimal type and dynamic typing. A value is used when its storage class is
+  INTEGER or REAL, turned into integer units at the column's declared scale *per row* (exact
+  from then on: SQLite sums integers exactly, or fails on overflow); any other stored text is a
+  bad value. Dates are ISO text, parsed with SQLite's own ``datetime()``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt
+
+
+def flavor(table: Any) -> str:
+    """The name of the backend a table lives on: duckdb, postgres or sqlite."""
+    return str(table._find_backend().name)
+
+
+def blank(text: Any, engine: str) -> Any:
+    """NULL, empty or only whitespace. DuckDB and PostgreSQL trim only when the first character
+    is a space or a control character; SQLite's ``ascii`` is a Python function in Ibis (slow
+    per row), so there the text is trimmed directly."""
+    if engine == "sqlite":
+        return text.isnull() | (text.strip() == "")
+    return text.isnull() | ibis.cases((text.ascii_str() <= 32, text.strip() == ""), else_=False)
+
+
+def sqlite_units(raw: Any, scale: int) -> Any:
+    """A SQLite value as integer units at ``scale`` decimal places, NULL unless it is stored as
+    a number (text such as 'abc' in a NUMERIC column stays text in SQLite)."""
+    number = raw.typeof().isin(["integer", "real"])
+    units = (raw.cast(dt.float64) * 10**scale).round().cast(dt.int64)
+    return ibis.cases((number, units), else_=ibis.null(dt.int64))
+
+
+@ibis.udf.scalar.builtin(name="datetime")
+def _sqlite_datetime(text: str) -> datetime:  # type: ignore[empty-body]
+    """SQLite's datetime(): 'YYYY-MM-DD HH:MM:SS' from ISO text, NULL when it is not a date."""
+
+
+def sqlite_timestamp(raw: Any) -> Any:
+    """A SQLite date or timestamp (ISO text) as a timestamp, NULL when it is not one."""
+    return _sqlite_datetime(raw.cast(dt.string))
