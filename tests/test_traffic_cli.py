@@ -225,3 +225,10 @@ def test_check_on_a_log(sample: Path) -> None:
     wrong = cli("check", sample, "--traffic", "--customer", "x", "--major", "0.5")
     assert wrong.code == 2
     assert "do not apply" in wrong.err
+
+
+def test_markdown_of_a_log_has_the_bots_and_visitors(sample: Path) -> None:
+    r = cli("traffic", sample, "--by", "ip", "--format", "markdown")
+    assert r.code == 0, r.err
+    assert "- Bots (crawler list): 2 of 7 hits" in r.out
+    assert "| 198.51.100.7 | 1 |" in r.out  # one IP + user agent, one day: one visitor

@@ -101,6 +101,11 @@ def to_markdown(result: Analysis) -> str:
             f"| {pct(result.others.share)} | | |"
         )
     lines.append(f"| | **Total** | **{money(result.total, result)}** | | | |")
+    if result.traffic is not None:
+        lines += [""] + [f"- {line}" for line in traffic_lines(result)]
+        if result.traffic.visitors:
+            lines += ["", f"| {result.labels.entity} | visitors |", "|---|---:|"]
+            lines += [f"| {_md_escape(v.entity)} | {v.count:,} |" for v in result.traffic.visitors]
     lines += ["", "| index | value |", "|---|---:|"]
     for name, value in index_lines(result):
         lines.append(f"| {name} | {value} |")
