@@ -91,6 +91,27 @@ def ensure_postgres() -> None:
     )
 
 
+def ensure_java() -> None:
+    """The Spark tests run Spark in local mode, which needs Java 17: install Debian's
+    openjdk-17-jre-headless (as root) when no `java` is found."""
+    import shutil
+
+    if shutil.which("java") or os.environ.get("JAVA_HOME") or os.name != "posix":
+        return
+    if os.geteuid() == 0:
+        os.environ.setdefault("DEBIAN_FRONTEND", "noninteractive")
+        run("apt-get", "update")
+        run("apt-get", "install", "-y", "--no-install-recommends", "openjdk-17-jre-headless")
+        return
+    print(
+        "dev.py: Java is missing and this is not root: the Spark tests will be skipped (they "
+        "fail under CI). Install it with "
+        "`sudo apt-get install -y --no-install-recommends openjdk-17-jre-headless`.",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def main(argv: list[str]) -> None:
     task, rest = (argv[0], argv[1:]) if argv else ("help", [])
     if task == "demo":
@@ -103,6 +124,7 @@ def main(argv: list[str]) -> None:
         run(PY, "-m", "mypy")
         ensure_chromium()
         ensure_postgres()
+        ensure_java()
         run(PY, "-m", "pytest", *rest)
     elif task == "bench":
         setup("dev,bench")

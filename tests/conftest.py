@@ -11,6 +11,7 @@ from playwright.sync_api import Browser
 from browser import chromium
 from engines import db, postgres_server  # noqa: F401 - fixtures of the engine suite
 from helpers import Writer
+from sparksession import spark_session  # noqa: F401 - one SparkSession for the tests
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ import topshare
 from pgserver import Server, postgres
 from topshare.result import Analysis
 
-ENGINES = ("duckdb", "postgres", "sqlite")
+ENGINES = ("duckdb", "postgres", "sqlite", "spark")
 #: Column types by name; any other column is text.
 DEFAULT_TYPES = {
     "amount": "NUMERIC(18, 2)",
@@ -42,16 +42,20 @@ class Loaded:
     engine: str
     location: str
     table: str
+    spark: Any = None  # Spark: the session, and ``location`` is a Parquet file
 
     def analyze(self, **kw: Any) -> Analysis:
+        if self.engine == "spark":
+            return topshare.analyze(self.location, engine="spark", spark=self.spark, **kw)
         return topshare.analyze(self.location, table=self.table, **kw)
 
 
 class Loader:
-    def __init__(self, engine: str, tmp: Path, server: Server | None) -> None:
+    def __init__(self, engine: str, tmp: Path, server: Server | None, spark: Any = None) -> None:
         self.engine = engine
         self.tmp = tmp
         self.server = server
+        self.spark = spark
 
     def load(
         self,
@@ -72,6 +76,10 @@ class Loader:
         values = [[_value(v, kinds[c], self.engine) for c, v in zip(header, r, strict=True)]
                   for r in rows]  # fmt: skip
         name = f"sales_{next(_tables)}"
+        if self.engine == "spark":
+            parquet = str(self.tmp / f"{name}.parquet")
+            _write_parquet(parquet, header, [kinds[c] for c in header], values)
+            return Loaded("spark", parquet, parquet, self.spark)
         cols = ", ".join(f'"{c}" {_sql_type(kinds[c], self.engine)}' for c in header)
         create = f"CREATE TABLE {name} ({cols})"
         marks = ", ".join(["%s" if self.engine == "postgres" else "?"] * len(header))
@@ -104,6 +112,33 @@ class Loader:
             dd.executemany(insert, values)
         dd.close()
         return Loaded("duckdb", str(path), name)
+
+
+def _write_parquet(path: str, names: list[str], kinds: list[str], rows: list[list[Any]]) -> None:
+    """The typed rows as a Parquet file (what Spark reads): NUMERIC(p, s) as decimals."""
+    import re
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def arrow_type(kind: str) -> Any:
+        m = re.match(r"(NUMERIC|DECIMAL)\((\d+), (\d+)\)", kind)
+        if m:
+            return pa.decimal128(int(m.group(2)), int(m.group(3)))
+        if kind.startswith("DOUBLE"):
+            return pa.float64()
+        if kind.startswith("INTEGER"):
+            return pa.int64()
+        if kind == "DATE":
+            return pa.date32()
+        if kind == "TIMESTAMPTZ":
+            return pa.timestamp("us", tz="UTC")
+        if kind.startswith("TIMESTAMP"):
+            return pa.timestamp("us")
+        return pa.string()
+
+    columns = [pa.array([r[i] for r in rows], arrow_type(k)) for i, k in enumerate(kinds)]
+    pq.write_table(pa.table(columns, names=names), path)
 
 
 def _sql_type(kind: str, engine: str) -> str:
@@ -151,8 +186,11 @@ def postgres_server() -> Iterator[Server]:
         pytest.skip(f"PostgreSQL test server did not start: {exc}")
 
 
-@pytest.fixture(params=ENGINES)
+@pytest.fixture(
+    params=[pytest.param(e, marks=pytest.mark.spark) if e == "spark" else e for e in ENGINES]
+)
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Loader:
     engine = str(request.param)
     server = request.getfixturevalue("postgres_server") if engine == "postgres" else None
-    return Loader(engine, tmp_path, server)
+    spark = request.getfixturevalue("spark_session") if engine == "spark" else None
+    return Loader(engine, tmp_path, server, spark)

@@ -110,6 +110,9 @@ def analyze(
     date_to: str | date | None = None,
     last: str | None = None,
     tz: str | None = None,
+    engine: str = "duckdb",
+    spark: Any = None,
+    spark_master: str | None = None,
 ) -> Analysis:
     """Revenue from the top ``top`` customers and every concentration index, from files.
 
@@ -131,7 +134,12 @@ def analyze(
 
     >>> r = analyze("sales.csv", customer="customer_id", amount="amount")  # doctest: +SKIP
     >>> r.top_n_share, r.hhi, r.gini  # doctest: +SKIP
+    ``engine="spark"`` reads the files with Apache Spark and runs the one scan there:
+    ``spark`` is an existing SparkSession, else one is started once per process on
+    ``spark_master`` (default ``local[*]``); see docs/spark.md.
+
     >>> r = analyze("postgresql://analyst@db/sales", table="orders")  # doctest: +SKIP
+    >>> r = analyze("orders.parquet", engine="spark")  # doctest: +SKIP
     """
     if not isinstance(source, LogInput):
         source = as_database(source, table, query) or source
@@ -152,14 +160,33 @@ def analyze(
         raise UsageError("give either --last or --from/--to, not both")
     if scope.first or scope.last_day:
         window(scope.first, scope.last_day)  # checks the order of the bounds
+    session = _spark_session(engine, source, spark, spark_master)
     con = connect(threads=threads, tz=scope.tz)
     try:
         return _analyze(
             con, source, ent_col, val_col, date, count, top, ks, pareto, hhi_bands, strict,
             format, delimiter, header, encoding, date_format, decimal_comma, labels, scope,
+            session,
         )  # fmt: skip
     finally:
         con.disconnect()
+
+
+def _spark_session(engine: str, source: object, spark: Any, master: str | None) -> Any:
+    """The SparkSession for ``engine="spark"`` (None for DuckDB); Spark reads files only."""
+    if engine not in ("duckdb", "spark"):
+        raise UsageError(f"unknown engine {engine!r}: expected duckdb or spark")
+    if engine == "duckdb":
+        if spark is not None or master is not None:
+            raise UsageError("a Spark session or master needs engine='spark' (--engine spark)")
+        return None
+    if isinstance(source, (LogInput, DatabaseInput)):
+        raise UsageError(
+            "--engine spark reads files (CSV, TSV, Parquet, JSON), not logs or databases"
+        )
+    from topshare.spark import session
+
+    return session(master, spark)
 
 
 @dataclass(frozen=True)
@@ -219,6 +246,7 @@ def _analyze(
     decimal_comma: bool,
     labels: Labels,
     scope: _Scope,
+    spark: Any = None,
 ) -> Analysis:
     log = source if isinstance(source, LogInput) else None
     opened: Source
@@ -231,14 +259,22 @@ def _analyze(
     else:
         items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
         paths: list[str | os.PathLike[str]] = [os.fspath(p) for p in items]
-        opened = open_source(
-            con,
-            list(paths),
-            format=format,
-            delimiter=validate_delimiter(delimiter),
-            header=header,
-            encoding=encoding,
-        )
+        if spark is not None:
+            from topshare.spark import open_spark
+
+            opened = open_spark(
+                con, [str(p) for p in paths], spark, tz=scope.tz, format=format,
+                delimiter=validate_delimiter(delimiter), header=header, encoding=encoding,
+            )  # fmt: skip
+        else:
+            opened = open_source(
+                con,
+                list(paths),
+                format=format,
+                delimiter=validate_delimiter(delimiter),
+                header=header,
+                encoding=encoding,
+            )
     with opened as src:
         first = src.name(src.files[0])
         roles = map_roles(
@@ -321,8 +357,13 @@ def _over_time_and_segments(
     top: int,
     pareto: float,
     bands: str,
+    load: Any = None,
+    count: Any = None,
 ) -> Analysis:
-    """The period series and the segment breakdowns, from the engine's cells."""
+    """The period series and the segment breakdowns, from the engine's cells (or from
+    ``load(by) -> grid.Groups`` and ``count(by) -> int`` when the cells live elsewhere)."""
+    load = load or (lambda by: grid.load(cells, by, tot.scale, prepared.dims))
+    count = count or (lambda by: grid.count_groups(cells, by))
     opt = slices.Options(top, pareto, bands, tot.scale)
     seg_name = dict(zip(seg_cols, prepared.segments, strict=True))
     first = (win.first_day if win else None) or (tot.date_min.date() if tot.date_min else None)
@@ -330,7 +371,7 @@ def _over_time_and_segments(
     period_args = (first, last, scope.period) if scope.period and first and last else None
     periods = None
     if period_args:
-        by_period = grid.load(cells, ["period"], tot.scale, prepared.dims)
+        by_period = load(["period"])
         periods = slices.series(by_period, (), *period_args, opt)
     segments: list[Segment] | None = None
     theil: list[TheilSplit] | None = None
@@ -339,17 +380,15 @@ def _over_time_and_segments(
         for spec in scope.segments:
             cols = [_resolve_in(seg_cols, c) for c in spec]
             by = [seg_name[c] for c in cols]
-            values = grid.count_groups(cells, by)
+            values = count(by)
             if values > grid.MAX_SEGMENT_VALUES:
                 raise UsageError(
                     f"--segment {','.join(cols)}: {values:,} distinct values; a segment is a "
                     f"column with few values (at most {grid.MAX_SEGMENT_VALUES:,}), such as a "
                     "region or a channel"
                 )
-            groups = grid.load(cells, by, tot.scale, prepared.dims)
-            per_period = (
-                grid.load(cells, [*by, "period"], tot.scale, prepared.dims) if period_args else None
-            )
+            groups = load(by)
+            per_period = load([*by, "period"]) if period_args else None
             segments += slices.segments(groups, cols, opt, per_period, period_args)
             theil.append(slices.theil_of(groups, cols, int(tot.units.size)))
     return dataclasses.replace(
@@ -404,7 +443,11 @@ def _build(
     rows_read: int,
     money_in_units: int,
     labels: Labels,
+    asc: Any = None,
+    idx: Any = None,
 ) -> Analysis:
+    """The overall numbers; ``asc`` (the totals sorted) and ``idx`` (their indices) may be
+    given by a caller that keeps them (:mod:`topshare.resident`)."""
     scale = tot.scale
 
     def dec(u: int) -> Decimal:
@@ -413,14 +456,14 @@ def _build(
     units = tot.units
     n = int(units.size)
     total = exact_sum(units)
-    asc = np.sort(units)
+    asc = np.sort(units) if asc is None else asc
     desc = asc[::-1]
     sums = top_sums(desc, sorted({*ks, top}))
     if [u for _, u in tot.top] != [int(u) for u in desc[: len(tot.top)]]:
         raise AssertionError("engine ranking and per-entity totals disagree")
     rows = slices.top_rows(tot.top, total, min(top, n), slices.Options(top, pareto, bands, scale))
     top_sum = sums[top]
-    idx = compute_indices(asc, pareto, bands, ascending=True)
+    idx = compute_indices(asc, pareto, bands, ascending=True) if idx is None else idx
     neg_units = units[units < 0]
     rejected_units = sum(r.amount.scaleb(scale) for r in rejections if r.amount is not None)
     outside = tot.out_of_range

@@ -210,6 +210,14 @@ Tz = Annotated[
         "--tz", help="Time zone timestamps with an offset are converted to (default UTC)."
     ),
 ]
+EngineOpt = Annotated[
+    str,
+    typer.Option("--engine", help="Engine that reads and scans the files: duckdb or spark."),
+]
+SparkMaster = Annotated[
+    str | None,
+    typer.Option("--spark-master", help="Spark master URL for --engine spark (default local[*])."),
+]
 SegmentOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -289,6 +297,8 @@ def revenue(
     encoding: Encoding = None,
     date_format: DateFormat = None,
     decimal_comma: DecimalComma = False,
+    engine: EngineOpt = "duckdb",
+    spark_master: SparkMaster = None,
     debug: Debug = False,
 ) -> None:
     """Revenue from the top N customers, its share of the total, and concentration indices.
@@ -305,6 +315,8 @@ def revenue(
     Example: `topshare revenue sales.csv --period quarter --format html -o report.html`
 
     Example: `topshare revenue postgresql://analyst@db/sales --table orders --period month`
+
+    Example: `topshare revenue 'orders/*.parquet' --engine spark --spark-master spark://host:7077`
     """
 
     def body() -> None:
@@ -317,6 +329,8 @@ def revenue(
             pareto=pareto,
             hhi_bands=hhi_bands,
             strict=strict,
+            engine=engine,
+            spark_master=spark_master,
             **_analyze_options(
                 customer, amount, date, no_date, count, input_format, delimiter, header,
                 encoding, date_format, decimal_comma, period, date_from, date_to, last, tz,
@@ -409,6 +423,8 @@ def check(
     encoding: Encoding = None,
     date_format: DateFormat = None,
     decimal_comma: DecimalComma = False,
+    engine: EngineOpt = "duckdb",
+    spark_master: SparkMaster = None,
     debug: Debug = False,
 ) -> None:
     """Alert on concentration: exit 0 when every rule passes, 1 when one is breached, 2 on error.
@@ -451,10 +467,12 @@ def check(
         )  # fmt: skip
         if traffic and (table or query):
             raise UsageError("--traffic reads access logs: --table and --query do not apply")
+        if traffic and (engine != "duckdb" or spark_master):
+            raise UsageError("--traffic runs on DuckDB: --engine spark reads CSV/Parquet/JSON")
         if traffic:
             reading = _traffic_check_options(reading, by, measure, log_format, exclude_bots)
         else:
-            reading.update(table=table, query=query)
+            reading.update(table=table, query=query, engine=engine, spark_master=spark_master)
         result = run_check(
             inputs, given, rules_file=rules, top=top, hhi_bands=hhi_bands, strict=strict,
             **reading,

@@ -6,6 +6,9 @@ expression would mean something different (or not compile) on another backend:
 - DuckDB (files, DuckDB databases): the reference; text is parsed with ``TRY_CAST``.
 - PostgreSQL: typed columns only (Ibis compiles ``try_cast`` to a strict ``CAST`` there, so
   text amounts are refused before a query is built); ``NUMERIC`` sums are exact.
+- Spark (pyspark): the DuckDB expressions compile as they are (``TRY_CAST``, ``RLIKE``,
+  ``ASCII``, ``DATE_TRUNC`` in the session time zone); ``--date-format`` becomes
+  ``try_to_timestamp`` with the strptime codes turned into Spark's datetime pattern.
 - SQLite: no decimal type and dynamic typing. A value is used when its storage class is
   INTEGER or REAL, turned into integer units at the column's declared scale *per row* (exact
   from then on: SQLite sums integers exactly, or fails on overflow); any other stored text is a
@@ -19,6 +22,8 @@ from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
+
+from topshare.errors import UsageError
 
 
 def flavor(table: Any) -> str:
@@ -51,3 +56,60 @@ def _sqlite_datetime(text: str) -> datetime:  # type: ignore[empty-body]
 def sqlite_timestamp(raw: Any) -> Any:
     """A SQLite date or timestamp (ISO text) as a timestamp, NULL when it is not one."""
     return _sqlite_datetime(raw.cast(dt.string))
+
+
+@ibis.udf.scalar.builtin(name="try_strptime")
+def _try_strptime(text: str, fmt: str) -> datetime:  # type: ignore[empty-body]
+    """DuckDB's TRY_STRPTIME: NULL where the text does not match the format."""
+
+
+@ibis.udf.scalar.builtin(name="try_to_timestamp")
+def _try_to_timestamp(text: str, fmt: str) -> datetime:  # type: ignore[empty-body]
+    """Spark's try_to_timestamp: NULL where the text does not match the pattern."""
+
+
+#: strptime codes -> Spark datetime pattern letters (one letter: 1 or 2 digits, as strptime).
+_SPARK_CODES = {
+    "Y": "yyyy", "y": "yy", "m": "M", "d": "d", "H": "H", "I": "h", "M": "m", "S": "s",
+    "f": "SSSSSS", "p": "a", "b": "MMM", "B": "MMMM", "a": "EEE", "A": "EEEE", "j": "D",
+    "z": "XX", "e": "d",
+}  # fmt: skip
+
+
+def spark_pattern(fmt: str) -> str:
+    """A strptime format as a Spark datetime pattern; other text is quoted literally."""
+    out: list[str] = []
+    literal = ""
+    i = 0
+    while i < len(fmt):
+        ch = fmt[i]
+        if ch == "%" and i + 1 < len(fmt) and fmt[i + 1] != "%":
+            code = fmt[i + 1]
+            if code not in _SPARK_CODES:
+                raise UsageError(f"--date-format code %{code} is not available on Spark")
+            if literal:
+                out.append("'" + literal.replace("'", "''") + "'")
+                literal = ""
+            out.append(_SPARK_CODES[code])
+            i += 2
+            continue
+        literal += "%" if ch == "%" else ch
+        i += 2 if ch == "%" else 1
+    if literal:
+        out.append("'" + literal.replace("'", "''") + "'")
+    return "".join(out)
+
+
+def strptime(text: Any, fmt: str, engine: str) -> Any:
+    """Text parsed with a strptime format, NULL where it does not match."""
+    if engine == "pyspark":
+        return _try_to_timestamp(text, spark_pattern(fmt))
+    return _try_strptime(text, fmt)
+
+
+def differ(a: Any, b: Any, engine: str) -> Any:
+    """``a != b`` for two booleans. Ibis compiles two RLIKE predicates compared with ``<>``
+    without parentheses, which Spark's parser refuses: there they are compared as integers."""
+    if engine == "pyspark":
+        return a.cast(dt.int8) != b.cast(dt.int8)
+    return a != b

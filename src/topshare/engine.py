@@ -134,7 +134,7 @@ def prepare(
             typed["date"] = dialects.sqlite_timestamp(raw_date)
         elif text_date:
             typed["date_text"] = raw_date
-            typed["date"] = _parse_date(raw_date, date_format)
+            typed["date"] = _parse_date(raw_date, date_format, engine)
         elif getattr(raw_date.type(), "timezone", None):
             typed["date"] = raw_date.cast(dt.Timestamp())  # wall clock in the session's zone
         else:
@@ -239,7 +239,8 @@ def _parse_amount(text: Any, dec: dt.DataType, decimal_comma: bool) -> Any:
         digits = text.re_replace(r"[\s$€£¥,()]", "")
         pattern = _EN_AMOUNT
     sign = ibis.cases((text.re_search(r"^\s*\(.*\)\s*$"), -1), else_=1)
-    bad_parens = text.re_search(r"^\s*\(") != text.re_search(r"\)\s*$")
+    engine = dialects.flavor(text)
+    bad_parens = dialects.differ(text.re_search(r"^\s*\("), text.re_search(r"\)\s*$"), engine)
     fallback = ibis.cases(
         (text.re_search(pattern) & ~bad_parens, digits.try_cast(dec) * sign), else_=null
     )
@@ -253,24 +254,23 @@ def _too_precise(text: Any, value: Any, scale: int, decimal_comma: bool) -> Any:
     finer = text.replace(",", ".") if decimal_comma else text
     exact = finer.try_cast(dt.Decimal(38, min(scale + 12, 37)))
     long_fraction = text.re_search(rf"{sep}\d{{{scale + 1},}}\s*$")
+    if dialects.flavor(text) == "pyspark":
+        # Spark compares DECIMAL(38, 18) with DECIMAL(38, 6) at scale 6 (precision loss):
+        # widen the value first (exact: a text that fits DECIMAL(38, 18) gives a value that does)
+        value = value.cast(exact.type())
     suspect = ibis.cases((long_fraction, exact != value), else_=False)
     return ibis.cases((text.length() > scale + 2, suspect.fill_null(False)), else_=False)
 
 
-def _parse_date(text: Any, date_format: str | None) -> Any:
+def _parse_date(text: Any, date_format: str | None, engine: str = "duckdb") -> Any:
     """Text to a naive UTC timestamp. Plain dates take the fast DATE cast; anything longer goes
     through TIMESTAMPTZ so that offsets ('+02:00', 'Z') are honoured."""
     naive = dt.Timestamp()
     if date_format:
-        return _try_strptime(text, date_format).cast(naive)
+        return dialects.strptime(text, date_format, engine).cast(naive)
     as_date = text.try_cast(dt.date).cast(naive)
     as_time = text.try_cast(dt.Timestamp(timezone="UTC")).cast(naive)
     return ibis.cases((text.length() <= 10, as_date), else_=as_time)
-
-
-@ibis.udf.scalar.builtin(name="try_strptime")
-def _try_strptime(text: str, fmt: str) -> datetime:  # type: ignore[empty-body]
-    """DuckDB's TRY_STRPTIME: NULL where the text does not match the format."""
 
 
 def aggregate(con: Any, prepared: Prepared) -> tuple[Any, Any]:

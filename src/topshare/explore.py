@@ -27,6 +27,7 @@ from typing import Any
 import ibis
 import ibis.expr.datatypes as dt
 
+from topshare import inmemory, resident
 from topshare.analyze import (
     DEFAULT_CR,
     PathArg,
@@ -61,6 +62,7 @@ from topshare.periods import (
 from topshare.rejections import (
     run,
 )
+from topshare.resident import Resident
 from topshare.result import Analysis, Labels
 
 _ids = itertools.count(1)
@@ -74,8 +76,9 @@ class Explorer:
     Thread-safe: queries are serialised on the one engine connection.
     """
 
-    def __init__(self, cache: Cache) -> None:
+    def __init__(self, cache: Cache, resident: Resident | None = None) -> None:
         self._cache = cache
+        self._res = resident  # the cells in memory (None: every query runs in the engine)
         self._con = cache.con
         self.source = cache.source
         self.roles = cache.roles
@@ -118,6 +121,8 @@ class Explorer:
         return (t.date_min, t.date_max) if t.date_min and t.date_max else None
 
     def has_entity(self, key: str) -> bool:
+        if self._res is not None:
+            return key in self._res.key_id
         with self._lock:
             t = self._entities
             hit = t.filter(t.key == key).limit(1).to_pyarrow()  # (execute() imports pandas)
@@ -125,6 +130,7 @@ class Explorer:
 
     def close(self) -> None:
         with self._lock:
+            self._res = None  # the arrays are freed; a closed explorer answers nothing
             self._con.disconnect()
 
     def __enter__(self) -> Explorer:
@@ -161,7 +167,10 @@ class Explorer:
             if hit is not None:
                 self._memo.move_to_end(key)
                 return hit  # type: ignore[no-any-return]
-            result = self._analyze(top, ks, pareto, hhi_bands, scope, filt)
+            if self._res is not None:
+                result = inmemory.analysis(self, self._res, top, ks, pareto, hhi_bands, scope, filt)
+            else:
+                result = self._analyze(top, ks, pareto, hhi_bands, scope, filt)
             self._remember(key, result)
             return result
 
@@ -188,7 +197,10 @@ class Explorer:
                 return hit  # type: ignore[no-any-return]
             if not self.has_entity(key):
                 raise LookupError(f"no {self.labels.entity} {key!r} in the source")
-            result = self._entity(key, top, scope, filt)
+            if self._res is not None:
+                result = inmemory.entity(self, self._res, key, top, scope, filt)
+            else:
+                result = self._entity(key, top, scope, filt)
             self._remember(memo_key, result)
             return result
 
@@ -385,18 +397,7 @@ class Explorer:
         tot, cells, prepared, temp = self._query_totals(scope, win, filt, max(top + 1, max(ks)))
         try:
             if tot.rows_valid == 0:
-                parts = [f"{r.rows:,} {r.reason}" for r in self.rejections]
-                if tot.out_of_range and win:
-                    parts.append(
-                        f"{tot.out_of_range.rows:,} outside {win.first_day or '…'} to "
-                        f"{win.last_day or '…'}"
-                    )
-                elif tot.out_of_range:
-                    parts.append(f"{tot.out_of_range.rows:,} outside the segment filter")
-                detail = "; ".join(parts) or "no data rows"
-                raise InputError(
-                    f"{self.source.name(self.source.files[0])}: no rows left to analyse ({detail})"
-                )
+                raise self._no_rows(tot, win)
             result = _build(
                 tot, ks, top, pareto, bands, self.roles, self.source, self.rejections,
                 self._rows_read, self._money_in, self.labels,
@@ -409,6 +410,19 @@ class Explorer:
         finally:
             for t in temp:
                 _drop(self._con, t)
+
+    def _no_rows(self, tot: Totals, win: Window | None) -> InputError:
+        parts = [f"{r.rows:,} {r.reason}" for r in self.rejections]
+        if tot.out_of_range and win:
+            parts.append(
+                f"{tot.out_of_range.rows:,} outside {win.first_day or '…'} to {win.last_day or '…'}"
+            )
+        elif tot.out_of_range:
+            parts.append(f"{tot.out_of_range.rows:,} outside the segment filter")
+        detail = "; ".join(parts) or "no data rows"
+        return InputError(
+            f"{self.source.name(self.source.files[0])}: no rows left to analyse ({detail})"
+        )
 
     def _entity(
         self, key: str, top: int, scope: _Scope, filt: tuple[tuple[str, Any], ...]
@@ -489,12 +503,54 @@ def open_explorer(
     segments: Sequence[str | Sequence[str]] = (),
     tz: str | None = None,
     progress: Progress | None = None,
+    in_memory: bool = True,
 ) -> Explorer:
     """Open ``source`` (the reading keyword arguments of :func:`topshare.analyze`) and scan it
-    once into the cache (:func:`topshare.cache.scan`). ``progress`` is told each stage."""
-    return Explorer(scan(
+    once into the cache (:func:`topshare.cache.scan`). ``progress`` is told each stage.
+    ``in_memory``: hold the cells as numpy arrays and answer from them (:mod:`topshare.resident`);
+    False keeps every query in the engine."""
+    cache = scan(
         source, customer=customer, amount=amount, date=date, entity=entity, value=value,
         count=count, strict=strict, format=format, delimiter=delimiter, header=header,
         encoding=encoding, date_format=date_format, decimal_comma=decimal_comma, labels=labels,
         threads=threads, segments=segments, tz=tz, progress=progress,
-    ))  # fmt: skip
+    )  # fmt: skip
+    if not in_memory:
+        return Explorer(cache)
+    try:
+        if progress:
+            progress("holding the cells in memory")
+        cols = list(cache.seg_names)
+        res = resident.load(
+            cache.cells, [cache.seg_names[c] for c in cols], [cache.values[c] for c in cols],
+            cache.entities, cache.tot.scale, cache.roles.date is not None,
+        )  # fmt: skip
+        explorer = Explorer(cache, res)
+        if res is not None:
+            if progress:
+                progress("computing the first views")
+            warm(explorer)
+        return explorer
+    except BaseException:
+        cache.con.disconnect()
+        raise
+
+
+#: Most filter values whose groups are computed at open (beyond them: on first use).
+WARM_FILTERS = 64
+
+
+def warm(explorer: Explorer) -> None:
+    """Compute the groups the page asks for before any window is chosen: the whole source with
+    its segments, its series per day, week, month, quarter and year, the segments per month
+    (the page's default), and for each value of each segment column (the filter control) the
+    same without the daily series. Windows that cover whole periods reuse these groups."""
+    explorer.analyze()
+    periods = [p for p in PERIODS if explorer.has_date]
+    for period in periods:
+        explorer.analyze(period=period, segments=None if period == "month" else ())
+    filters = [(c, v) for c, values in explorer.segment_values.items() for v in values]
+    for col, value in filters[:WARM_FILTERS]:
+        explorer.analyze(where={col: value}, segments=())
+        for period in periods[1:]:
+            explorer.analyze(period=period, where={col: value}, segments=())

@@ -17,6 +17,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from topshare.metrics import theil_split
 from topshare.money import UnitsArray
 
 _MAX_CELL_UNITS = 2**62
@@ -62,6 +63,15 @@ class Groups:
         pairs = sorted(zip(keys, (int(u) for u in seg[cand]), strict=True),
                        key=lambda p: (-p[1], p[0]))  # fmt: skip
         return pairs[:m]
+
+    def theil(self) -> tuple[float | None, float | None, float | None]:
+        """Theil T over the cells of every group and its between/within split."""
+        return theil_split([self.group_units(g) for g in range(len(self))])
+
+    def slice_fields(self, g: int, opt: Any) -> dict[str, Any] | None:
+        """The slice fields of group ``g`` when this layout keeps them ready (a subclass that
+        keeps sorted groups, :mod:`topshare.resident`); None: computed by :mod:`slices`."""
+        return None
 
     def values_of(self, g: int, entities: list[str]) -> dict[str, int]:
         """The totals of a few given entities in group ``g`` (absent: not in the dict)."""

@@ -18,10 +18,10 @@ import numpy as np
 from topshare.grid import Groups
 from topshare.metrics import (
     MAJOR_SHARE_DENOMINATOR,
+    Indices,
     abc_class,
     compute_indices,
     share,
-    theil_split,
     tie_at_boundary,
 )
 from topshare.money import UnitsArray, exact_sum, fits_int64, normalize, to_decimal
@@ -90,13 +90,27 @@ def make_slice(
 ) -> dict[str, Any]:
     """The fields of :class:`~topshare.result.Slice` for one group (``pairs``: its first ranked
     entities with their keys, as many as :func:`fetch_count` says)."""
-    n = int(units.size)
-    total = exact_sum(units)
     asc: UnitsArray = np.sort(units)
-    desc = asc[::-1]
-    top_sum = exact_sum(desc[: opt.top])
     idx = compute_indices(asc, opt.pareto, opt.bands, ascending=True)
     neg = units[units < 0]
+    return slice_fields(asc, idx, exact_sum(units), int(neg.size), exact_sum(neg), pairs, rows, opt)
+
+
+def slice_fields(
+    asc: UnitsArray,
+    idx: Indices,
+    total: int,
+    neg_count: int,
+    neg_sum: int,
+    pairs: list[tuple[str, int]],
+    rows: int,
+    opt: Options,
+) -> dict[str, Any]:
+    """:func:`make_slice` from a group's sorted totals and their indices (computed once per
+    group by a caller that keeps them, :mod:`topshare.resident`): only O(top) work here."""
+    n = int(asc.size)
+    desc = asc[::-1]
+    top_sum = exact_sum(desc[: opt.top])
     negatives = sorted((p for p in pairs if p[1] < 0), key=lambda p: (p[1], p[0]))
     return {
         "total": opt.dec(total),
@@ -122,8 +136,8 @@ def make_slice(
             EntityValue(k, opt.dec(u), share(u, total)) for k, u in pairs if is_major(u, total)
         ],
         "negative": Negative(
-            int(neg.size),
-            opt.dec(exact_sum(neg)),
+            neg_count,
+            opt.dec(neg_sum),
             [EntityValue(k, opt.dec(u), share(u, total)) for k, u in negatives[:10]],
         ),
     }
@@ -133,6 +147,9 @@ def group_slice(groups: Groups, g: int | None, opt: Options) -> dict[str, Any]:
     """Slice fields of group ``g`` (None: an empty group, a period without rows)."""
     if g is None:
         return make_slice(np.empty(0, dtype=np.int64), [], 0, opt)
+    kept = groups.slice_fields(g, opt)
+    if kept is not None:
+        return kept
     units = groups.group_units(g)
     pairs = groups.top(g, fetch_count(units, opt.top))
     return make_slice(units, pairs, groups.rows[g], opt)
@@ -183,11 +200,12 @@ def share_change_exact(
     old, new = dict(before), dict(after)
     entered = Fraction(sum(u for k, u in after if k not in old), t_after)
     left = Fraction(sum(u for k, u in before if k not in new), t_before)
-    stayed = sum(
-        (Fraction(u, t_after) - Fraction(old[k], t_before) for k, u in after if k in old),
-        Fraction(0),
-    )
-    change = Fraction(sum(new.values()), t_after) - Fraction(sum(old.values()), t_before)
+    # sum over the stayed of (u / t_after - u_before / t_before), as one fraction
+    now = sum(u for k, u in after if k in old)
+    then = sum(old[k] for k, _ in after if k in old)
+    both = t_after * t_before
+    stayed = Fraction(now * t_before - then * t_after, both)
+    change = Fraction(sum(new.values()) * t_before - sum(old.values()) * t_after, both)
     return change, entered, left, stayed
 
 
@@ -245,5 +263,5 @@ def theil_of(groups: Groups, names: list[str], n_entities: int) -> TheilSplit:
     """The between/within decomposition of Theil T over the (segment, entity) cells."""
     parts = [groups.group_units(g) for g in range(len(groups))]
     cells = sum(int(p.size) for p in parts)
-    total, between, within = theil_split(parts)
+    total, between, within = groups.theil()
     return TheilSplit(names, total, between, within, nested=cells == n_entities)

@@ -1,0 +1,312 @@
+"""Apache Spark as the engine: files read by Spark, the one scan run by Spark through Ibis.
+
+``--engine spark`` reads the files with Spark's own readers (CSV/TSV with every column as text,
+Parquet, JSON lines; globs, several files, ``.gz``) into a temporary view of a SparkSession, and
+the engine's expressions (``engine.prepare`` + ``engine.aggregate``) run on Ibis's pyspark
+backend. As for SQL databases, only the scan's result (one row per customer, or per customer,
+period and segment value, plus one row per rejection reason and file) travels to topshare's
+DuckDB, as Arrow; ranking, integer units and every metric then run there unchanged.
+
+Local files are first opened by the DuckDB path (:func:`topshare.sources.open_source`): the
+same file checks, the CSV dialect sniffed on the local file (delimiter, quote, header), the
+column names. Spark then reads them with that dialect and an explicit all-text schema, so that
+it infers nothing (keys keep their leading zeros; amounts are validated by topshare).
+
+One SparkSession per process (:func:`session`): start-up takes seconds, so it is reused.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import os
+import shutil
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from topshare.errors import InputError, UsageError
+from topshare.sources import (
+    FILE_COL,
+    LINE_COL,
+    MALFORMED_COL,
+    ROW_COL,
+    Source,
+    _head,
+    open_source,
+)
+
+DEFAULT_MASTER = "local[*]"
+_CORRUPT = "__topshare_corrupt"
+_ORDER = "__topshare_order"
+_views = itertools.count(1)
+_STATE: dict[str, Any] = {}  # the process's session: {"session": ..., "master": ..., "ours": ...}
+
+
+def check_available() -> None:
+    """One clear line when pyspark or Java is missing."""
+    try:
+        import pyspark  # noqa: F401
+        from ibis.backends.pyspark import Backend  # noqa: F401
+    except ImportError:
+        raise UsageError(
+            "--engine spark needs pyspark: pip install 'topshare[spark]' (and Java 17)"
+        ) from None
+    java_home = os.environ.get("JAVA_HOME")
+    java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
+    if not java or not os.path.exists(java):
+        raise UsageError(
+            "--engine spark needs Java 17: install a JRE (Debian: apt-get install "
+            "openjdk-17-jre-headless) or set JAVA_HOME"
+        )
+
+
+def session(master: str | None = None, existing: Any = None) -> Any:
+    """The SparkSession to run on: ``existing`` as it is, else the process's own (started once,
+    on ``master``, default ``local[*]``; a different master stops it and starts another)."""
+    check_available()
+    if existing is not None:
+        return existing
+    master = master or DEFAULT_MASTER
+    current = _STATE.get("session")
+    if current is not None and _STATE.get("master") == master:
+        return current
+    if current is not None:
+        current.stop()
+        _STATE.clear()
+    from pyspark.sql import SparkSession
+
+    builder = (
+        SparkSession.builder.master(master)
+        .appName("topshare")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+    )
+    if master.startswith("local"):
+        builder = (
+            builder.config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.sql.shuffle.partitions", "8")
+        )
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        raise UsageError(
+            f"Spark did not start on {master}: {text[0] if text else type(exc).__name__}"
+        ) from None
+    spark.sparkContext.setLogLevel("ERROR")
+    _STATE.update(session=spark, master=master)
+    return spark
+
+
+def backend(spark: Any, tz: str) -> Any:
+    """Ibis's pyspark backend on ``spark``, with Arrow results read straight from Spark."""
+    from ibis.backends.pyspark import Backend
+
+    _ = ibis.pyspark  # registers the backend's options (ibis.options.pyspark)
+
+    class SparkBackend(Backend):  # type: ignore[misc]
+        def to_pyarrow(self, expr: Any, /, *, params: Any = None, limit: Any = None,
+                       **kwargs: Any) -> Any:  # fmt: skip
+            """Spark's own Arrow result (Ibis' goes through pandas): exact decimals; instants
+            become the session zone's wall clock, as DuckDB gives them."""
+            self._run_pre_execute_hooks(expr)
+            table_expr = expr.as_table()
+            sql = self.compile(table_expr, params=params, limit=limit, **kwargs)
+            with warnings.catch_warnings():
+                # pyspark leaves the socket it reads Arrow batches from to the collector
+                warnings.simplefilter("ignore", ResourceWarning)
+                data = self._session.sql(sql).toArrow()
+                gc.collect()
+            return expr.__pyarrow_result__(_wall_clock(data, tz, table_expr.schema()))
+
+    previous = spark.conf.get("spark.sql.session.timeZone")
+    con = SparkBackend().connect(spark)
+    spark.conf.set("spark.sql.session.timeZone", tz)
+    con._topshare_restore_tz = previous
+    return con
+
+
+def _wall_clock(data: Any, tz: str, schema: Any) -> Any:
+    """Timestamp instants as naive wall-clock times in ``tz``; then the expression's types."""
+    cols = []
+    for col in data.columns:
+        if pa.types.is_timestamp(col.type) and col.type.tz:
+            col = pc.local_timestamp(col.cast(pa.timestamp("us", tz=tz)))
+        cols.append(col)
+    out = pa.table(cols, names=data.column_names)
+    try:
+        return out.cast(schema.to_pyarrow())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+        return out
+
+
+@dataclass
+class SparkSource(Source):
+    """Files read by Spark, as a :class:`~topshare.sources.Source` on Ibis's pyspark backend."""
+
+    spark: Any = None  # the SparkSession
+    backend: Any = None  # Ibis's pyspark backend
+    view: str = ""
+    frames: dict[str, Any] = field(default_factory=dict)  # per file: its Spark DataFrame
+    local: Source | None = None  # the DuckDB opening of the same files (dialect, checks)
+    schema: Any = None
+
+    @property
+    def table(self) -> Any:
+        return self.backend.table(self.view)
+
+    def numbered(self, file: str) -> Any:
+        """One file's rows with their record number (1-based, in file order): a window over
+        Spark's scan order, on one partition (only run when rows were rejected)."""
+        from pyspark.sql import Window
+        from pyspark.sql import functions as F
+
+        frame = self.frames[file].withColumn(_ORDER, F.monotonically_increasing_id())
+        numbered = frame.withColumn(
+            ROW_COL, F.row_number().over(Window.orderBy(_ORDER)).cast("long")
+        ).drop(_ORDER)
+        name = f"__topshare_numbered_{next(_views)}"
+        numbered.createOrReplaceTempView(name)
+        return self.backend.table(name)
+
+    def malformed(self) -> list[tuple[str, int, str, str]]:
+        return []  # Spark flags them in the scan itself (reason malformed_line)
+
+    def check_roles(self, roles: Any, opts: dict[str, Any]) -> None:
+        return None
+
+    def close(self) -> None:
+        if self.backend is not None:
+            restore = getattr(self.backend, "_topshare_restore_tz", None)
+            if restore:
+                self.spark.conf.set("spark.sql.session.timeZone", restore)
+            for name in [self.view]:
+                self.spark.catalog.dropTempView(name)
+            self.backend = None
+        if self.local is not None:
+            self.local.close()
+        super().close()
+
+
+def open_spark(
+    con: Any,
+    inputs: list[str],
+    spark: Any,
+    *,
+    tz: str,
+    format: str | None = None,
+    delimiter: str | None = None,
+    header: bool | None = None,
+    encoding: str | None = None,
+) -> SparkSource:
+    """Open local files (paths, globs, '-') for the Spark engine."""
+    for item in inputs:
+        if "://" in item:
+            raise UsageError(
+                f"{item}: --engine spark reads local (or mounted) paths; URLs such as hdfs:// "
+                "or s3a:// are not supported yet"
+            )
+    local = open_source(con, list[str | os.PathLike[str]](inputs), format=format, delimiter=delimiter, header=header,
+                        encoding=encoding)  # fmt: skip
+    try:
+        for f in local.files:
+            raw = _head(f, local.name(f), 2, raw_bytes=True)
+            if raw == b"\x1f\x8b" and not f.lower().endswith(".gz"):
+                raise UsageError(
+                    f"{local.name(f)}: gzip data without a .gz name; Spark decompresses by the "
+                    "file name: rename it to end with .gz"
+                )
+        con_spark = backend(spark, tz)
+        src = SparkSource(
+            con=con, paths=local.paths, files=local.files, format=local.format, columns={},
+            header=local.header, delimiter=local.delimiter, quote=local.quote,
+            escape=local.escape, encoding=local.encoding, content_types=local.content_types,
+            display=local.display, spark=spark, backend=con_spark, local=local,
+        )  # fmt: skip
+        try:
+            _read_all(src, list(local.columns))
+        except BaseException:
+            src.close()
+            raise
+        return src
+    except BaseException:
+        local.close()
+        raise
+
+
+def _read_all(src: SparkSource, names: list[str]) -> None:
+    from pyspark.sql import functions as F
+
+    first = src.name(src.files[0])
+    try:
+        frames = {f: _read(src, f, names).withColumn(FILE_COL, F.lit(f)) for f in src.files}
+        if src.format in ("csv", "tsv"):
+            for f, frame in frames.items():
+                ok = F.col(_CORRUPT).isNull()  # a malformed line has no readable field
+                frames[f] = frame.select(
+                    *[F.when(ok, F.col(f"`{n}`")).alias(n) for n in names],
+                    F.col(_CORRUPT).isNotNull().alias(MALFORMED_COL),
+                    F.col(_CORRUPT).alias(LINE_COL),
+                    F.col(FILE_COL),
+                )
+        elif any("_corrupt_record" in fr.columns for fr in frames.values()):
+            raise InputError(f"{first}: some lines are not valid JSON (Spark's reader)")
+        combined = None
+        for frame in frames.values():
+            if combined is None:
+                combined = frame
+            elif src.format in ("csv", "tsv"):
+                combined = combined.union(frame)
+            else:
+                combined = combined.unionByName(frame, allowMissingColumns=True)
+        assert combined is not None
+        view = f"__topshare_spark_{next(_views)}"
+        combined.createOrReplaceTempView(view)
+        src.view, src.frames = view, frames
+        schema = src.backend.table(view).schema()
+    except (InputError, UsageError):
+        raise
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        raise InputError(
+            f"{first}: cannot be read by Spark as {src.format.upper()} "
+            f"({text[0] if text else type(exc).__name__})"
+        ) from None
+    internal = {FILE_COL, MALFORMED_COL, LINE_COL}
+    src.columns = {n: t for n, t in schema.items() if n not in internal}
+    if not src.columns:
+        raise InputError(f"{first}: no columns found")
+
+
+def _read(src: SparkSource, file: str, names: list[str]) -> Any:
+    """One file as a Spark DataFrame. CSV: the sniffed dialect, every column as text (Spark
+    infers nothing) and the lines that do not split into the columns kept apart."""
+    from pyspark.sql import types as T
+
+    path = os.path.abspath(file)
+    reader = src.spark.read
+    if src.format in ("csv", "tsv"):
+        fields = [T.StructField(n, T.StringType()) for n in names]
+        schema = T.StructType([*fields, T.StructField(_CORRUPT, T.StringType())])
+        quote = src.quote or "\u0000"
+        escape = src.escape or quote
+        return reader.csv(
+            path, schema=schema, sep=src.delimiter or ",", quote=quote, escape=escape,
+            header=src.header, encoding=_ENCODINGS.get(src.encoding, src.encoding),
+            mode="PERMISSIVE", columnNameOfCorruptRecord=_CORRUPT, enforceSchema=True,
+            ignoreLeadingWhiteSpace=False, ignoreTrailingWhiteSpace=False, multiLine=False,
+        )  # fmt: skip
+    if src.format == "parquet":
+        return reader.parquet(path)
+    head = _head(file, src.name(file))
+    return reader.json(path, multiLine=head.lstrip()[:1] == b"[", encoding="UTF-8")
+
+
+_ENCODINGS = {"utf-8": "UTF-8", "utf-16": "UTF-16", "latin-1": "ISO-8859-1"}
