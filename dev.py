@@ -43,7 +43,7 @@ def setup(extras: str) -> None:
         print(f"+ creating virtual environment {VENV.name}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    run(PY, "-m", "pip", "install", "--quiet", "-e", f".[{extras}]")
+    run(PY, "-m", "pip", "install", "--quiet", "-e", f".[{extras}]" if extras else ".")
     stamp.write_text(digest)
 
 
@@ -115,7 +115,7 @@ def ensure_java() -> None:
 def main(argv: list[str]) -> None:
     task, rest = (argv[0], argv[1:]) if argv else ("help", [])
     if task == "demo":
-        setup("dev")
+        setup("")  # the demo needs topshare only, not the test tools, Spark or the browser
         run(BIN / "topshare", "demo", *rest)
     elif task == "test":
         setup("dev")
