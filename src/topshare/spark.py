@@ -86,12 +86,19 @@ def session(master: str | None = None, existing: Any = None) -> Any:
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
+        # The scan's result (one row per entity, or per entity x period x segment) comes back
+        # to the driver whole: bounded by the entities, not the rows, so no result size cap.
+        .config("spark.driver.maxResultSize", "0")
     )
     if master.startswith("local"):
+        # In local mode the driver does the work: Spark's 1 GB default loses the result of a
+        # 10 M-row monthly scan (TaskResultLost). TOPSHARE_SPARK_DRIVER_MEMORY overrides.
+        memory = os.environ.get("TOPSHARE_SPARK_DRIVER_MEMORY", "4g")
         builder = (
             builder.config("spark.driver.host", "127.0.0.1")
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.sql.shuffle.partitions", "8")
+            .config("spark.driver.memory", memory)
         )
     try:
         spark = builder.getOrCreate()
