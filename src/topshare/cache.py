@@ -18,7 +18,7 @@ from typing import Any
 from topshare.analyze import PathArg, _check_segments, _resolve_in
 from topshare.backend import connect
 from topshare.columns import Roles, map_roles, resolve
-from topshare.engine import Prepared, Totals, aggregate, collect, prepare
+from topshare.engine import Prepared, Totals, aggregate, collect, prepare, regroup
 from topshare.errors import InputError, RejectedRowsError, UsageError
 from topshare.periods import check_tz
 from topshare.rejections import (
@@ -142,12 +142,7 @@ def scan(
                 cells = ordered
             undated = cells
             if roles.date is not None and prepared.segments:
-                sums = {"value": cells.value.sum(), "rows": cells.rows.sum(),
-                        "known": cells.known.sum(), "date_min": cells.date_min.min(),
-                        "date_max": cells.date_max.max()}  # fmt: skip
-                per_segment = cells.group_by(["reason", "key", *prepared.segments]).aggregate(
-                    **sums
-                )
+                per_segment = regroup(cells, ["reason", "key", *prepared.segments], True)
                 undated = con.create_table(
                     f"__topshare_undated_{next(_ids)}", per_segment, temp=True
                 )

@@ -312,17 +312,23 @@ def aggregate(con: Any, prepared: Prepared) -> tuple[Any, Any]:
     cells = _keep(con, f"__topshare_cells_{next(_tmp_ids)}", expr, prepared)
     if not extra:
         return cells, cells
+    regrouped = regroup(cells, ["reason", "key"], prepared.has_date)
+    totals = con.create_table(f"__topshare_totals_{next(_tmp_ids)}", regrouped, temp=True)
+    return totals, cells
+
+
+def regroup(cells: Any, by: list[str], has_date: bool) -> Any:
+    """Cells (or any table of the scan's shape) summed again by ``by``: the value, row and
+    known-value counts added up, the date range widened."""
     sums: dict[str, Any] = {
         "value": cells.value.sum(),
         "rows": cells.rows.sum(),
         "known": cells.known.sum(),
     }
-    if prepared.has_date:
+    if has_date:
         sums["date_min"] = cells.date_min.min()
         sums["date_max"] = cells.date_max.max()
-    regrouped = cells.group_by(["reason", "key"]).aggregate(**sums)
-    totals = con.create_table(f"__topshare_totals_{next(_tmp_ids)}", regrouped, temp=True)
-    return totals, cells
+    return cells.group_by(by).aggregate(**sums)
 
 
 def _keep(con: Any, name: str, expr: Any, prepared: Prepared) -> Any:

@@ -43,6 +43,7 @@ from topshare.engine import (
     RejectStat,
     Totals,
     collect,
+    regroup,
 )
 from topshare.entity import EntityPeriod, EntitySeries, rank_in
 from topshare.errors import InputError, UsageError
@@ -322,15 +323,7 @@ class Explorer:
         cols.update(value=inside.value, rows=inside.rows, known=inside.known)
         if self.has_date:
             cols.update(date_min=inside.date_min, date_max=inside.date_max)
-        grouped = inside.select(**cols)
-        sums: dict[str, Any] = {
-            "value": grouped.value.sum(),
-            "rows": grouped.rows.sum(),
-            "known": grouped.known.sum(),
-        }
-        if self.has_date:
-            sums.update(date_min=grouped.date_min.min(), date_max=grouped.date_max.max())
-        expr = grouped.group_by(["reason", "key", *extra]).aggregate(**sums)
+        expr = regroup(inside.select(**cols), ["reason", "key", *extra], self.has_date)
         return self._con.create_table(f"__topshare_q{next(_ids)}", expr, temp=True), extra
 
     def _seg_cols(self, scope: _Scope) -> list[str]:
@@ -360,14 +353,7 @@ class Explorer:
             temp = [cells]
         totals = cells
         if extra:
-            sums: dict[str, Any] = {
-                "value": cells.value.sum(),
-                "rows": cells.rows.sum(),
-                "known": cells.known.sum(),
-            }
-            if self.has_date:
-                sums.update(date_min=cells.date_min.min(), date_max=cells.date_max.max())
-            regrouped = cells.group_by(["reason", "key"]).aggregate(**sums)
+            regrouped = regroup(cells, ["reason", "key"], self.has_date)
             totals = self._con.create_table(f"__topshare_q{next(_ids)}", regrouped, temp=True)
             temp.append(totals)
         prepared = Prepared(
