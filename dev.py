@@ -11,11 +11,14 @@ Extra arguments after the task are passed on (to topshare demo, pytest, or the b
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -47,69 +50,40 @@ def setup(extras: str) -> None:
     stamp.write_text(digest)
 
 
-CHROMIUM = Path("/usr/bin/chromium")
+#: Debian packages the real-part tests drive, and how to tell each is there: Chromium (browser
+#: tests), a PostgreSQL server (started on loopback by the tests), Java 17 (Spark, local mode).
+SYSTEM_PACKAGES: dict[str, tuple[str, Callable[[], bool]]] = {
+    "chromium": ("the browser tests", lambda: Path("/usr/bin/chromium").exists()),
+    "postgresql": (
+        "the PostgreSQL engine tests",
+        lambda: bool(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl") or shutil.which("pg_ctl")),
+    ),
+    "openjdk-17-jre-headless": (
+        "the Spark tests",
+        lambda: bool(shutil.which("java") or os.environ.get("JAVA_HOME")),
+    ),
+}
 
 
-def ensure_chromium() -> None:
-    """The browser tests drive Debian's chromium: install it (as root) when it is missing."""
-    if CHROMIUM.exists():
-        return
-    if os.name == "posix" and os.geteuid() == 0:
-        os.environ.setdefault("DEBIAN_FRONTEND", "noninteractive")
-        run("apt-get", "update")
-        run("apt-get", "install", "-y", "--no-install-recommends", "chromium")
-        return
-    print(
-        f"dev.py: {CHROMIUM} is missing and this is not root, so it cannot be installed here: "
-        "the browser tests will fail. Install it with "
-        "`sudo apt-get install -y --no-install-recommends chromium`.",
-        file=sys.stderr,
-        flush=True,
-    )
-
-
-def ensure_postgres() -> None:
-    """The engine tests start a real PostgreSQL server (Debian's postgresql package): install it
-    (as root) when initdb/pg_ctl are missing."""
-    import glob
-    import shutil
-
-    found = glob.glob("/usr/lib/postgresql/*/bin/pg_ctl") or shutil.which("pg_ctl")
-    if found or os.name != "posix":
+def ensure_system_packages() -> None:
+    """Install the missing ones with apt-get (as root), in one update and one install. Without
+    root, say which tests will fail (they fail under CI rather than skip)."""
+    missing = [name for name, (_, present) in SYSTEM_PACKAGES.items() if not present()]
+    if not missing or os.name != "posix":
         return
     if os.geteuid() == 0:
         os.environ.setdefault("DEBIAN_FRONTEND", "noninteractive")
         run("apt-get", "update")
-        run("apt-get", "install", "-y", "--no-install-recommends", "postgresql")
+        run("apt-get", "install", "-y", "--no-install-recommends", *missing)
         return
-    print(
-        "dev.py: PostgreSQL (initdb, pg_ctl) is missing and this is not root: the PostgreSQL "
-        "engine tests will be skipped (they fail under CI). Install it with "
-        "`sudo apt-get install -y --no-install-recommends postgresql`.",
-        file=sys.stderr,
-        flush=True,
-    )
-
-
-def ensure_java() -> None:
-    """The Spark tests run Spark in local mode, which needs Java 17: install Debian's
-    openjdk-17-jre-headless (as root) when no `java` is found."""
-    import shutil
-
-    if shutil.which("java") or os.environ.get("JAVA_HOME") or os.name != "posix":
-        return
-    if os.geteuid() == 0:
-        os.environ.setdefault("DEBIAN_FRONTEND", "noninteractive")
-        run("apt-get", "update")
-        run("apt-get", "install", "-y", "--no-install-recommends", "openjdk-17-jre-headless")
-        return
-    print(
-        "dev.py: Java is missing and this is not root: the Spark tests will be skipped (they "
-        "fail under CI). Install it with "
-        "`sudo apt-get install -y --no-install-recommends openjdk-17-jre-headless`.",
-        file=sys.stderr,
-        flush=True,
-    )
+    for name in missing:
+        print(
+            f"dev.py: {name} is missing and this is not root, so it cannot be installed here: "
+            f"{SYSTEM_PACKAGES[name][0]} cannot run (they fail under CI). Install it with "
+            f"`sudo apt-get install -y --no-install-recommends {name}`.",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def main(argv: list[str]) -> None:
@@ -122,9 +96,7 @@ def main(argv: list[str]) -> None:
         run(PY, "-m", "ruff", "check", ".")
         run(PY, "-m", "ruff", "format", "--check", ".")
         run(PY, "-m", "mypy")
-        ensure_chromium()
-        ensure_postgres()
-        ensure_java()
+        ensure_system_packages()
         run(PY, "-m", "pytest", *rest)
     elif task == "bench":
         setup("dev,bench")
