@@ -36,7 +36,7 @@ from topshare.metrics import (
     tie_at_boundary,
     top_sums,
 )
-from topshare.money import exact_sum, normalize, to_decimal
+from topshare.money import WIDE, exact_sum, normalize, to_decimal
 from topshare.periods import (
     Window,
     check_period,
@@ -465,10 +465,12 @@ def _build(
     top_sum = sums[top]
     idx = compute_indices(asc, pareto, bands, ascending=True) if idx is None else idx
     neg_units = units[units < 0]
-    rejected_units = sum(r.amount.scaleb(scale) for r in rejections if r.amount is not None)
+    rejected_units = sum(
+        int(r.amount.scaleb(scale, WIDE)) for r in rejections if r.amount is not None
+    )
     outside = tot.out_of_range
     outside_units = (outside.units or 0) if outside else 0
-    analysed_plus_rejected = total + int(rejected_units) + outside_units
+    analysed_plus_rejected = total + rejected_units + outside_units
     warnings = []
     if total <= 0:
         warnings.append("the total is not positive: shares are undefined (null)")
@@ -526,7 +528,7 @@ def _build(
         money=Money(
             in_=dec(money_in_units),
             analysed=dec(total),
-            rejected=dec(int(rejected_units)),
+            rejected=dec(rejected_units),
             unreadable_rows=sum(r.unreadable for r in rejections),
             reconciled=money_in_units == analysed_plus_rejected,
             out_of_range=dec(outside_units),

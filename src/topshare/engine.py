@@ -20,8 +20,9 @@ import numpy as np
 import pyarrow as pa
 
 from topshare import dialects
+from topshare.arrays import decimal_from_units, units_array
 from topshare.columns import Roles
-from topshare.money import AMOUNT_SCALE, UnitsArray, exact_sum, fits_int64
+from topshare.money import AMOUNT_SCALE, WIDE, UnitsArray, exact_sum, fits_int64
 from topshare.periods import PERIODS, Window
 from topshare.sources import LINE_COL, MALFORMED_COL
 
@@ -41,7 +42,6 @@ NAMES: dict[int, str] = {code: name for name, code in CODES.items()}
 #: A valid row outside the date window (--from/--to/--last): not analysed, not rejected either.
 OUT_OF_RANGE = 99
 EXAMPLES_PER_REASON = 5
-_MAX_ENTITY_UNITS = 2**62
 
 _tmp_ids = itertools.count(1)
 
@@ -340,24 +340,9 @@ def _keep(con: Any, name: str, expr: Any, prepared: Prepared) -> Any:
     data = expr.to_pyarrow()
     if prepared.units:
         at = data.schema.get_field_index("value")
-        value = _decimal_from_units(data.column(at), prepared.scale)
+        value = decimal_from_units(data.column(at), prepared.scale)
         data = data.set_column(at, pa.field("value", value.type), value)
     return con.create_table(name, ibis.memtable(data), temp=True)
-
-
-def _decimal_from_units(units: Any, scale: int) -> Any:
-    """int64 units as DECIMAL(38, scale) values, exactly: the same integers, 128 bits wide."""
-    arr = units.combine_chunks() if hasattr(units, "combine_chunks") else units
-    arr = arr.cast(pa.int64())
-    n = len(arr)
-    ints = arr.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-    wide = np.empty((n, 2), dtype=np.int64)
-    wide[:, 0] = ints
-    wide[:, 1] = ints >> 63  # sign extension of the high 64 bits (little-endian)
-    valid = arr.is_valid().buffers()[1] if arr.null_count else None
-    return pa.Array.from_buffers(
-        pa.decimal128(38, scale), n, [valid, pa.py_buffer(wide.tobytes())], arr.null_count
-    )
 
 
 def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:
@@ -367,9 +352,7 @@ def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:
     valid = totals.filter(totals.reason.isnull()).rename(entity="key")
     stats = (
         valid.aggregate(
-            n=valid.count(),
             rows=valid.rows.sum(),
-            abs_sum=valid.value.abs().sum(),
             **(
                 {"date_min": valid.date_min.min(), "date_max": valid.date_max.max()}
                 if prepared.has_date
@@ -379,16 +362,8 @@ def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:
         .to_pyarrow()
         .to_pylist()[0]
     )
-    n = int(stats["n"] or 0)
-    abs_sum = stats["abs_sum"]
-    factor = 10**scale
-    if n and abs_sum is not None and int(abs_sum * factor) < _MAX_ENTITY_UNITS:
-        # Every partial sum is bounded by the sum of absolute values: int64 is exact.
-        arr = valid.select(u=(valid.value * factor).cast("int64")).to_pyarrow()["u"]
-        units: UnitsArray = _int64_array(arr)
-    else:
-        decimals = valid.select("value").to_pyarrow()["value"].to_pylist()
-        units = np.array([int(d.scaleb(scale)) for d in decimals], dtype=np.object_)
+    # int64 when every partial sum is bounded by 2**62 (the sum of absolute values): exact.
+    units = units_array(valid.select("value").to_pyarrow()["value"], scale)
 
     total = exact_sum(units)
     if total > 0:  # every major customer (10 x >= T) must be among the rows fetched with keys
@@ -424,31 +399,19 @@ def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:
         stat.unknown += int(r["rows"]) - int(r["known"] or 0)
         stat.by_file[r["file"]] = stat.by_file.get(r["file"], 0) + int(r["rows"])
         if r["value"] is not None and int(r["known"] or 0) > 0:
-            stat.units = (stat.units or 0) + int(r["value"].scaleb(scale))
+            stat.units = (stat.units or 0) + int(r["value"].scaleb(scale, WIDE))
     order = list(REASONS)
     return Totals(
         scale=scale,
         units=units,
-        top=[(r["entity"], int(r["value"].scaleb(scale))) for r in top],
-        negatives=[(r["entity"], int(r["value"].scaleb(scale))) for r in neg],
+        top=[(r["entity"], int(r["value"].scaleb(scale, WIDE))) for r in top],
+        negatives=[(r["entity"], int(r["value"].scaleb(scale, WIDE))) for r in neg],
         rows_valid=int(stats["rows"] or 0),
         out_of_range=rejected.pop("out_of_range", None),
         rejected=sorted(rejected.values(), key=lambda s: order.index(s.reason)),
         date_min=_as_datetime(stats.get("date_min")),
         date_max=_as_datetime(stats.get("date_max")),
     )
-
-
-def _int64_array(chunked: Any) -> UnitsArray:
-    """An Arrow int64 column without nulls as one numpy array, straight from its buffers
-    (pyarrow's own ``to_numpy`` imports pandas, a third of a second on a cold start)."""
-    parts = []
-    for chunk in chunked.chunks:
-        if chunk.null_count:
-            raise AssertionError("per-entity totals must not be NULL")
-        data = chunk.buffers()[1]
-        parts.append(np.frombuffer(data, dtype=np.int64, count=len(chunk), offset=chunk.offset * 8))
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
 def _as_datetime(value: Any) -> datetime | None:

@@ -16,6 +16,8 @@ from typing import Any
 import ibis
 import ibis.expr.datatypes as dt
 
+from topshare.money import WIDE
+
 
 @dataclass(frozen=True)
 class EntityPeriod:
@@ -95,4 +97,4 @@ def _has(table: Any) -> bool:
 
 
 def _u(value: Decimal | None, scale: int) -> int:
-    return int(value.scaleb(scale)) if value is not None else 0
+    return int(value.scaleb(scale, WIDE)) if value is not None else 0

@@ -17,10 +17,10 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from topshare.arrays import chunk, int64_array, units_array
 from topshare.metrics import theil_split
 from topshare.money import UnitsArray
 
-_MAX_CELL_UNITS = 2**62
 MAX_SEGMENT_COLUMNS = 8
 #: A segment is a column with few values (a region, a channel): beyond this many, every value
 #: would get a whole analysis of its own (a customer id given as a segment, say).
@@ -79,7 +79,7 @@ class Groups:
             return {}
         lo, hi = int(self.offsets[g]), int(self.offsets[g + 1])
         keys = self.entities.take(pa.array(self.order[lo:hi]))
-        hit = np.nonzero(pc.is_in(keys, value_set=pa.array(entities)).to_numpy(False))[0]
+        hit = int64_array(pc.indices_nonzero(pc.is_in(keys, value_set=pa.array(entities))))
         names = keys.take(pa.array(hit)).to_pylist()
         return {name: int(self.units[lo + i]) for name, i in zip(names, hit, strict=True)}
 
@@ -99,17 +99,10 @@ def load(cells: Any, by: list[str], scale: int, dims: tuple[str, ...]) -> Groups
         valid = valid.group_by([*by, "key"]).aggregate(
             value=valid.value.sum(), rows=valid.rows.sum()
         )
-    factor = 10**scale
-    bound = valid.aggregate(a=valid.value.abs().sum()).to_pyarrow().to_pylist()[0]["a"]
-    small = bound is None or int(bound * factor) < _MAX_CELL_UNITS
-    value = (valid.value * factor).cast("int64") if small else valid.value
-    table = valid.select(*by, "key", "rows", u=value).to_pyarrow().combine_chunks()
+    table = valid.select(*by, "key", "rows", "value").to_pyarrow()
     n = table.num_rows
-    if small:
-        units: UnitsArray = _numbers(table["u"], np.int64)
-    else:
-        units = np.array([int(d.scaleb(scale)) for d in table["u"].to_pylist()], dtype=np.object_)
-    rows = _numbers(table["rows"], np.int64)
+    units = units_array(table["value"], scale)
+    rows = int64_array(table["rows"])
 
     # One integer code per cell from the sorted distinct values of each ``by`` column.
     gid = np.zeros(n, dtype=np.int64)
@@ -132,7 +125,7 @@ def load(cells: Any, by: list[str], scale: int, dims: tuple[str, ...]) -> Groups
         units=units[order],
         offsets=offsets,
         rows=[int(r) for r in group_rows],
-        entities=table["key"].chunk(0) if table["key"].num_chunks else pa.array([], pa.string()),
+        entities=chunk(table["key"], pa.string()),
         order=order,
     )
 
@@ -149,19 +142,13 @@ def _dense(gid: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArr
     return uniq.astype(np.int64), inverse.astype(np.int64)
 
 
-def _numbers(column: Any, dtype: Any) -> npt.NDArray[Any]:
-    arr = column.chunk(0) if column.num_chunks else pa.array([], pa.int64())
-    return np.asarray(arr.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=dtype)
-
-
 def _sorted_codes(column: Any) -> tuple[npt.NDArray[np.int64], int]:
     """Codes 0..k-1 that sort like the values (NULL last), and k + 1 (the radix)."""
-    arr = column.chunk(0) if column.num_chunks else pa.array([], column.type)
-    encoded = pc.dictionary_encode(arr)
+    encoded = pc.dictionary_encode(chunk(column))
     values = encoded.dictionary.to_pylist()
     rank = np.empty(len(values) + 1, dtype=np.int64)
     for position, i in enumerate(sorted(range(len(values)), key=lambda j: values[j])):
         rank[i] = position
     rank[len(values)] = len(values)  # NULL
-    raw = encoded.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
-    return rank[raw.astype(np.int64)], len(values) + 1
+    raw = int64_array(encoded.indices, null=len(values))
+    return rank[raw], len(values) + 1

@@ -7,7 +7,7 @@ Ratios are computed in float64 only after the sums.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Context, Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -17,23 +17,27 @@ import numpy.typing as npt
 #: Scale (decimal places) used for amounts parsed from text and for floating-point columns.
 AMOUNT_SCALE = 6
 
+#: The context of every Decimal step here: 38 digits (DECIMAL(38, s)) with room to spare, where
+#: the default context (28 digits) would round.
+WIDE = Context(prec=80)
+
 #: int64 units, or Python ints (dtype object) when a sum could overflow int64.
 UnitsArray = npt.NDArray[Any]
 
 
 def to_decimal(units: int, scale: int) -> Decimal:
     """Integer units at ``scale`` as an exact Decimal (``12345, 2 -> 123.45``)."""
-    return Decimal(int(units)).scaleb(-scale)
+    return Decimal(int(units)).scaleb(-scale, WIDE)
 
 
 def normalize(value: Decimal, min_places: int = 2, scale: int = AMOUNT_SCALE) -> Decimal:
     """Drop trailing zeros beyond ``min_places`` (``12.500000 -> 12.50``); integers stay integers
     when ``scale`` is 0."""
     if scale == 0:
-        return value.quantize(Decimal(1))
-    places = max(min_places, -value.normalize().as_tuple().exponent)  # type: ignore[operator]
+        return value.quantize(Decimal(1), context=WIDE)
+    places = max(min_places, -value.normalize(WIDE).as_tuple().exponent)  # type: ignore[operator]
     places = min(places, max(scale, min_places))
-    return value.quantize(Decimal(1).scaleb(-places))
+    return value.quantize(Decimal(1).scaleb(-places), context=WIDE)
 
 
 def money_str(units: int, scale: int) -> str:

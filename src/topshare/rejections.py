@@ -22,7 +22,7 @@ from topshare.engine import (
 )
 from topshare.errors import InputError, TopshareError
 from topshare.lines import record_lines
-from topshare.money import normalize, to_decimal
+from topshare.money import WIDE, normalize, to_decimal
 from topshare.result import Example, Labels, Rejection
 from topshare.sources import FILE_COL, ROW_COL, Source
 
@@ -62,7 +62,7 @@ def engine_totals(table: Any, scale: int) -> tuple[int, int]:
     an independent check of the sums done in Python."""
     row = table.aggregate(v=table.value.sum(), n=table.rows.sum()).to_pyarrow().to_pylist()[0]
     value = row["v"] if row["v"] is not None else Decimal(0)
-    return int(value.scaleb(scale)), int(row["n"] or 0)
+    return int(value.scaleb(scale, WIDE)), int(row["n"] or 0)
 
 
 def build_rejections(

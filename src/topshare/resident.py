@@ -35,7 +35,7 @@ from topshare import slices
 from topshare.engine import _as_datetime
 from topshare.grid import Groups
 from topshare.metrics import MAJOR_SHARE_DENOMINATOR, Indices, compute_indices
-from topshare.money import exact_sum
+from topshare.money import WIDE, exact_sum
 from topshare.periods import period_range, shift
 
 _EPOCH = date(1970, 1, 1)
@@ -347,7 +347,7 @@ def load(cells: Any, seg_names: list[str], seg_values: list[list[str | None]],
     overflow int64: the explorer then stays on the engine)."""
     valid = cells.filter(cells.reason.isnull())
     bound = valid.aggregate(a=valid.value.abs().sum()).to_pyarrow().to_pylist()[0]["a"]
-    if bound is not None and int(bound.scaleb(scale)) >= _MAX_UNITS:
+    if bound is not None and int(bound.scaleb(scale, WIDE)) >= _MAX_UNITS:
         return None
     names = entities.order_by("key").select("key").to_pyarrow()["key"].combine_chunks()
     ids_of = ibis.memtable(

@@ -24,7 +24,7 @@ from topshare.metrics import (
     share,
     tie_at_boundary,
 )
-from topshare.money import UnitsArray, exact_sum, fits_int64, normalize, to_decimal
+from topshare.money import WIDE, UnitsArray, exact_sum, fits_int64, normalize, to_decimal
 from topshare.periods import label, period_range
 from topshare.result import (
     EntityValue,
@@ -173,7 +173,7 @@ def series(
         fields = group_slice(groups, g, opt)
         units = groups.group_units(g) if g is not None else np.empty(0, dtype=np.int64)
         total = exact_sum(units)
-        pairs = [(r.entity, int(r.value.scaleb(opt.scale))) for r in fields["top"]]
+        pairs = [(r.entity, int(r.value.scaleb(opt.scale, WIDE))) for r in fields["top"]]
         churn = _churn(prev, (pairs, total, g), groups, opt) if prev is not None else None
         out.append(
             Period(

@@ -1,0 +1,116 @@
+"""Exact Arrow decimal <-> integer unit conversions (topshare.arrays), against Python's Decimal."""
+
+from __future__ import annotations
+
+from decimal import Context, Decimal
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import topshare
+from helpers import Writer
+from topshare.arrays import MAX_INT64_UNITS, decimal_from_units, int64_array, units_array
+
+
+def _expected(values: list[Decimal], scale: int) -> list[int]:
+    return [int(v.scaleb(scale, Context(prec=80))) for v in values]  # 28 digits would round
+
+
+def test_small_values_come_back_as_int64_units() -> None:
+    values = [Decimal("12.34"), Decimal("-0.01"), Decimal("0"), Decimal("99999.99")]
+    got = units_array(pa.array(values, pa.decimal128(38, 2)), 2)
+    assert got.dtype == np.int64
+    assert got.tolist() == [1234, -1, 0, 9999999]
+
+
+def test_a_wider_scale_is_exact() -> None:
+    got = units_array(pa.array([Decimal("1.5"), Decimal("-2.25")], pa.decimal128(20, 2)), 6)
+    assert got.tolist() == [1_500_000, -2_250_000]
+
+
+def test_values_beyond_64_bits_are_python_ints() -> None:
+    big = Decimal(2**70) + Decimal("0.07")
+    values = [big, -big, Decimal("1.00")]
+    got = units_array(pa.array(values, pa.decimal128(38, 2)), 2)
+    assert got.dtype == np.object_
+    assert got.tolist() == _expected(values, 2)
+    assert sum(got.tolist()) == 100
+
+
+def test_a_sum_of_magnitudes_past_the_bound_is_kept_exact() -> None:
+    # Each value fits int64, but two of them added in int64 would overflow.
+    v = Decimal(MAX_INT64_UNITS) / 100
+    got = units_array(pa.array([v, v], pa.decimal128(38, 2)), 2)
+    assert got.dtype == np.object_
+    assert sum(got.tolist()) == 2 * MAX_INT64_UNITS
+
+
+def test_chunked_and_sliced_columns() -> None:
+    arr = pa.array([Decimal(i) / 100 for i in range(-5, 20)], pa.decimal128(38, 2))
+    chunked = pa.chunked_array([arr.slice(3, 7), arr.slice(12, 5)])
+    assert units_array(chunked, 2).tolist() == [*range(-2, 5), *range(7, 12)]
+    ints = pa.chunked_array([pa.array(range(10)).slice(4, 3), pa.array([7, 8])])
+    assert int64_array(ints).tolist() == [4, 5, 6, 7, 8]
+
+
+def test_nulls_are_refused() -> None:
+    with pytest.raises(ValueError, match="NULL"):
+        units_array(pa.array([Decimal(1), None], pa.decimal128(38, 2)), 2)
+    with pytest.raises(ValueError, match="NULL"):
+        int64_array(pa.array([1, None]))
+
+
+def test_empty_columns() -> None:
+    assert units_array(pa.chunked_array([], pa.decimal128(38, 2)), 2).size == 0
+    assert int64_array(pa.chunked_array([], pa.int64())).size == 0
+
+
+@given(
+    st.lists(
+        st.decimals(min_value=-(10**30), max_value=10**30, places=3, allow_nan=False), max_size=30
+    )
+)
+def test_units_round_trip_exactly(values: list[Decimal]) -> None:
+    arr = pa.array(values, pa.decimal128(38, 3))
+    units = units_array(arr, 3)
+    assert [int(u) for u in units] == _expected(values, 3)
+    if units.dtype == np.int64:
+        back = decimal_from_units(pa.array(units), 3)
+        assert back.to_pylist() == values
+
+
+def test_amounts_past_28_digits_stay_exact_end_to_end(write: Writer) -> None:
+    """Units with more digits than Python's default Decimal context (28) keeps: no rounding."""
+    rows = [
+        ("a", "1234567890123456789012345678.45"),
+        ("b", "1.01"),
+        ("b", "9876543210987654321098765432.55"),
+    ]
+    rows += [("c", "not money"), ("a", "-0.07")]
+    path = write("big.csv", "customer,amount,day\n" + "".join(
+        f"{c},{v},2024-0{i % 3 + 1}-15\n" for i, (c, v) in enumerate(rows)
+    ))  # fmt: skip
+    wide = Context(prec=80)
+    per: dict[str, Decimal] = {}
+    for c, v in rows:
+        if v != "not money":
+            per[c] = wide.add(per.get(c, Decimal(0)), Decimal(v))
+    r = topshare.analyze(path, top=1, period="month")
+    assert r.total == wide.add(per["a"], per["b"])
+    assert [(row.entity, row.value) for row in r.top] == [("b", per["b"])]
+    assert r.others.value == per["a"]
+    assert r.periods is not None
+    summed = Decimal(0)
+    for p in r.periods:
+        summed = wide.add(summed, p.total)
+    assert summed == r.total
+    january = r.periods[0]
+    assert january.total == Decimal("1234567890123456789012345678.45")  # rows 0 and 3 (rejected)
+
+
+def test_nulls_can_be_given_a_code() -> None:
+    arr = pa.array([5, None, 7, None, 9, 10, None, 3, 4], pa.int32()).slice(1, 7)
+    assert int64_array(arr, null=-1).tolist() == [-1, 7, -1, 9, 10, -1, 3]
