@@ -47,3 +47,23 @@ def spark_session() -> Iterator[Any]:
         pytest.skip(f"Spark is not available: {exc}")
     yield session
     session.stop()
+
+
+def start_connect(session: Any) -> tuple[str, Any]:
+    """A Spark Connect server inside the tests' own JVM (no second JVM), bound to a free port of
+    127.0.0.1: its ``sc://`` URL and a function that stops it."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    conf = session._jsc.sc().conf()  # the live configuration the server reads when it starts
+    conf.set("spark.connect.grpc.binding.address", "127.0.0.1")
+    conf.set("spark.connect.grpc.binding.port", str(port))
+    service = session._jvm.org.apache.spark.sql.connect.service.SparkConnectService
+    service.start(session._jsc.sc())
+
+    def stop() -> None:
+        service.stop(getattr(service, "stop$default$1")(), getattr(service, "stop$default$2")())
+
+    return f"sc://127.0.0.1:{port}", stop

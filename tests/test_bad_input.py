@@ -28,6 +28,13 @@ def test_missing_file(tmp_path: Path) -> None:
     assert _fails(tmp_path / "nope.csv") == f"{tmp_path / 'nope.csv'}: no such file"
 
 
+def test_a_file_system_url_without_spark_says_how_to_read_it() -> None:
+    assert _fails("s3a://bucket/orders.csv") == (
+        "s3a://bucket/orders.csv: no such file; s3a:// URLs are read with --engine spark "
+        "(see docs/spark.md)"
+    )
+
+
 def test_glob_without_match(tmp_path: Path) -> None:
     pattern = str(tmp_path / "*.parquet")
     assert _fails(pattern) == f"{pattern}: no file matches this pattern"

@@ -152,3 +152,118 @@ def test_missing_java_and_pyspark_are_one_line(write: Writer, tmp_path: Any) -> 
     assert proc.returncode == 2
     assert "pip install 'topshare[spark]'" in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
+
+
+def _as_local(doc: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """A document read from URLs, told as DuckDB tells it for the same local files: the local
+    names and the lines DuckDB found (a URL's examples have none)."""
+    out: dict[str, Any] = json.loads(json.dumps(doc))
+    for reason in out["rows"]["rejected_by_reason"]:
+        for ex in reason["examples"]:
+            assert ex["line"] is None
+            ex["file"] = names[ex["file"]]
+    out["source"]["paths"] = [names[p] for p in out["source"]["paths"]]
+    return out
+
+
+def _lines_dropped(doc: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = json.loads(json.dumps(doc))
+    for reason in out["rows"]["rejected_by_reason"]:
+        for ex in reason["examples"]:
+            ex["line"] = None
+    return out
+
+
+@pytest.mark.slow
+def test_urls_are_listed_and_sniffed_by_spark(spark_session: Any, write: Writer) -> None:
+    """file:// URLs take the code path of hdfs:// or s3a:// (listed, sniffed and read by Spark,
+    never opened here): the same answers as DuckDB on the local files, examples without lines."""
+    path = write("sales.csv", CSV)
+    url = path.as_uri()
+    doc = topshare.analyze(url, engine="spark", spark=spark_session).to_dict()
+    local = topshare.analyze(path).to_dict()
+    assert _as_local(doc, {url: str(path)}) == _lines_dropped(local)
+    money = doc["money"]
+    # in = analysed + rejected, to the cent: 1243.00 + 3 (no customer) + 1.5 (bad date);
+    # 'abc', the too precise 1.1234567 and the two malformed lines have no amount
+    assert (D(money["in"]), D(money["analysed"]), D(money["rejected"])) == (
+        D("1247.50"), D("1243.00"), D("4.50")
+    )  # fmt: skip
+    assert money["reconciled"]
+    assert money["unreadable_rows"] == 4
+    with pytest.raises(topshare.RejectedRowsError, match="line numbers need a local path"):
+        topshare.analyze(url, engine="spark", spark=spark_session, strict=True)
+    # a glob of gzip files and a JSON array, through Hadoop's glob syntax
+    write("p1.csv.gz", gzip.compress(b"customer,amount\n007,1\n7,x\n"))
+    write("p2.csv.gz", gzip.compress(b"customer,amount\n007,3\n"))
+    glob = f"file://{path.parent}/p{{1,2}}.csv.gz"  # a Hadoop glob (as_uri() would escape it)
+    doc = topshare.analyze(glob, engine="spark", spark=spark_session).to_dict()
+    assert (D(doc["total"]), doc["source"]["files"], doc["rows"]["rejected"]) == (D(4), 2, 1)
+    example = doc["rows"]["rejected_by_reason"][0]["examples"][0]
+    assert (example["file"], example["line"], example["value"]) == (
+        "file:" + str(path.parent / "p1.csv.gz"), None, "x"
+    )  # fmt: skip
+    # the dialect sniffed on the lines Spark read: ';', no header, a quoted ';'
+    semi = write("semi.txt", 'k1;2.5;"a;b"\nk2;1;y\nk1;0.5;z\n')
+    doc = topshare.analyze(semi.as_uri(), engine="spark", spark=spark_session).to_dict()
+    assert doc == topshare.analyze(semi).to_dict() | {"source": doc["source"]}
+    assert (doc["source"]["delimiter"], doc["source"]["header"]) == (";", False)
+    assert [(t["entity"], D(t["value"])) for t in doc["top"]] == [("k1", D(3)), ("k2", D(1))]
+    arr = write("a.json", '[{"customer": "a", "amount": 2}, {"customer": "b", "amount": 0.5}]')
+    doc = topshare.analyze(arr.as_uri(), engine="spark", spark=spark_session).to_dict()
+    assert (D(doc["total"]), doc["n_entities"]) == (D("2.5"), 2)
+
+
+def test_url_errors_are_one_line(spark_session: Any, write: Writer) -> None:
+    path = write("sales.csv", "customer,amount\nA,1\n")
+    folder = path.parent.as_uri()
+    cases = {
+        folder + "/nothing*.csv": "no file matches this pattern",
+        folder + "/missing.csv": "no such file",
+        folder: "is a directory",
+        "s3a://bucket/sales.csv": "no file system for s3a://",
+    }
+    for url, message in cases.items():
+        with pytest.raises(topshare.TopshareError, match=message) as info:
+            topshare.analyze(url, engine="spark", spark=spark_session)
+        assert "\n" not in str(info.value)
+    renamed = write("rotated.csv.1", gzip.compress(b"customer,amount\nA,1\n"))
+    with pytest.raises(topshare.TopshareError, match=r"gzip data without a \.gz name"):
+        topshare.analyze(renamed.as_uri(), engine="spark", spark=spark_session)
+    with pytest.raises(topshare.TopshareError, match="not both"):
+        topshare.analyze([path, path.as_uri()], engine="spark", spark=spark_session)
+
+
+@pytest.mark.slow
+def test_spark_connect(spark_session: Any, write: Writer) -> None:
+    """`--spark-master sc://…`: the command as a Spark Connect client (no JVM of its own) of a
+    server started in the tests' JVM on 127.0.0.1; the same document as DuckDB's."""
+    from sparksession import start_connect
+
+    path = write("sales.csv", CSV)
+    url, stop = start_connect(spark_session)
+    try:
+        on_connect = run_cli("revenue", path, "--engine", "spark", "--spark-master", url,
+                             "--period", "month", "--format", "json")  # fmt: skip
+        remote = run_cli("revenue", path.as_uri(), "--engine", "spark", "--spark-master", url,
+                         "--format", "json")  # fmt: skip
+    finally:
+        stop()
+    assert on_connect.code == 0, on_connect.err
+    on_duckdb = run_cli("revenue", path, "--period", "month", "--format", "json")
+    assert json.loads(on_connect.out) == json.loads(on_duckdb.out)
+    assert remote.code == 0, remote.err
+    assert D(json.loads(remote.out)["total"]) == D("1243.00")
+    # a client needs no Java; an endpoint that is gone is one line at once (not minutes of
+    # the client's retries)
+    env = {**os.environ, "PATH": str(path.parent)}
+    env.pop("JAVA_HOME", None)
+    import subprocess
+
+    gone = subprocess.run(
+        [sys.executable, "-m", "topshare", "revenue", str(path), "--engine", "spark",
+         "--spark-master", url], env=env, capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert gone.returncode == 2
+    assert gone.stderr.startswith(f"topshare: error: Spark Connect at {url} cannot be reached")
+    assert gone.stderr.strip().count("\n") == 0

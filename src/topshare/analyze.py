@@ -136,7 +136,9 @@ def analyze(
     >>> r.top_n_share, r.hhi, r.gini  # doctest: +SKIP
     ``engine="spark"`` reads the files with Apache Spark and runs the one scan there:
     ``spark`` is an existing SparkSession, else one is started once per process on
-    ``spark_master`` (default ``local[*]``); see docs/spark.md.
+    ``spark_master`` (default ``local[*]``; ``sc://host:port`` is a Spark Connect endpoint).
+    On Spark, paths may be URLs of any Hadoop file system (``hdfs://``, ``s3a://``, ...); see
+    docs/spark.md.
 
     >>> r = analyze("postgresql://analyst@db/sales", table="orders")  # doctest: +SKIP
     >>> r = analyze("orders.parquet", engine="spark")  # doctest: +SKIP

@@ -216,7 +216,11 @@ EngineOpt = Annotated[
 ]
 SparkMaster = Annotated[
     str | None,
-    typer.Option("--spark-master", help="Spark master URL for --engine spark (default local[*])."),
+    typer.Option(
+        "--spark-master",
+        help="Spark master URL for --engine spark (default local[*]); sc://host:port for a "
+        "Spark Connect endpoint.",
+    ),
 ]
 SegmentOpt = Annotated[
     list[str] | None,

@@ -26,6 +26,9 @@ from topshare.money import WIDE, normalize, to_decimal
 from topshare.result import Example, Labels, Rejection
 from topshare.sources import FILE_COL, ROW_COL, Source
 
+#: Said where an example has no line: its file is not on this machine (a URL read by Spark).
+NO_LINES = "line numbers need a local path"
+
 # The first example scan stops after this many times the examples wanted: it streams on one
 # thread (it numbers the rows), so the earlier it stops the better.
 _FIRST_PASS_FACTOR = 2
@@ -184,10 +187,13 @@ def _example_rows(
     return kept
 
 
-def _lines(src: Source, file: str, records: list[int], skipped: list[int]) -> dict[int, int]:
+def _lines(src: Source, file: str, records: list[int], skipped: list[int]) -> dict[int, int | None]:
     """Record numbers -> line numbers. CSV: the physical line where each record starts (blank
     lines, quoted line breaks and skipped malformed lines counted), found by one byte scan.
-    JSON: the record number (the line, for NDJSON). Parquet: the row number."""
+    JSON: the record number (the line, for NDJSON). Parquet: the row number. None for files
+    that cannot be scanned here (URLs read by Spark)."""
+    if not src.lines_known:
+        return dict.fromkeys(records)
     if src.format not in ("csv", "tsv"):
         return {r: r for r in records}
     if src.escape in ("", src.quote) and len(src.quote) <= 1:
@@ -195,9 +201,9 @@ def _lines(src: Source, file: str, records: list[int], skipped: list[int]) -> di
             file, records, header=src.header, quote=src.quote, skipped_lines=skipped
         )
         if len(found) == len(set(records)):
-            return found
+            return dict(found)
     # Backslash escapes: quote parity cannot be trusted; count one line per record instead.
-    out = {}
+    out: dict[int, int | None] = {}
     for record in records:
         line = record + (1 if src.header else 0)
         for s in skipped:
@@ -223,7 +229,8 @@ def strict_message(rejections: list[Rejection]) -> str:
     if r.examples:
         ex = r.examples[0]
         shown = shown_value(r.reason, ex)
-        where = f"{ex.file}:{ex.line}: " + (f"{shown!r}: " if shown is not None else "")
+        at = f"{ex.file}:{ex.line}" if ex.line is not None else f"{ex.file} ({NO_LINES})"
+        where = f"{at}: " + (f"{shown!r}: " if shown is not None else "")
     return (
         f"{where}{r.description} ({r.reason}); {total:,} row(s) rejected in all "
         "and --strict turns rejections into errors"

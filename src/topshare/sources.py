@@ -69,6 +69,9 @@ class Source:
     _schema: Any = None  # the reader's schema, read once (no DESCRIBE per query)
     #: What a malformed line is, in this kind of source.
     malformed_text: str = "the line does not split into the file's columns"
+    #: Whether the files can be scanned here for the physical line of a rejected row (not for
+    #: files named by URL and read by Spark: their examples carry no line).
+    lines_known: bool = True
 
     @property
     def table(self) -> Any:
@@ -187,7 +190,8 @@ def open_source(
             if os.path.isdir(m):
                 raise InputError(f"{m}: is a directory; give the files in it, e.g. '{m}/*.csv'")
             if not os.path.exists(m):
-                raise InputError(f"{m}: no such file")
+                hint = _url_hint(m)
+                raise InputError(f"{m}: no such file{hint}")
             files.append(m)
     try:
         fmt = format or _detect_format(files[0], display)
@@ -406,3 +410,11 @@ def validate_delimiter(value: str | None) -> str | None:
     if len(value) != 1:
         raise UsageError(f"--delimiter must be one character (or 'tab'), got {value!r}")
     return value
+
+
+def _url_hint(item: str) -> str:
+    """A hint for a file-system URL given to the local reader (hdfs://, s3a://, file://...)."""
+    scheme, sep, _ = item.partition("://")
+    if sep and scheme.isalnum() and scheme.lower() not in ("postgresql", "postgres"):
+        return f"; {scheme}:// URLs are read with --engine spark (see docs/spark.md)"
+    return ""

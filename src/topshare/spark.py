@@ -21,9 +21,11 @@ import gc
 import itertools
 import os
 import shutil
+import socket
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import ibis
 import pyarrow as pa
@@ -39,6 +41,7 @@ from topshare.sources import (
     _head,
     open_source,
 )
+from topshare.sparkfiles import is_url, open_remote
 
 DEFAULT_MASTER = "local[*]"
 _CORRUPT = "__topshare_corrupt"
@@ -47,8 +50,13 @@ _views = itertools.count(1)
 _STATE: dict[str, Any] = {}  # the process's session: {"session": ..., "master": ..., "ours": ...}
 
 
-def check_available() -> None:
-    """One clear line when pyspark or Java is missing."""
+def is_connect(master: str | None) -> bool:
+    """A Spark Connect endpoint (``sc://host:port``): the client runs here, no JVM."""
+    return bool(master and master.startswith("sc://"))
+
+
+def check_available(master: str | None = None) -> None:
+    """One clear line when pyspark or Java (or, for Spark Connect, its client) is missing."""
     try:
         import pyspark  # noqa: F401
         from ibis.backends.pyspark import Backend  # noqa: F401
@@ -56,6 +64,17 @@ def check_available() -> None:
         raise UsageError(
             "--engine spark needs pyspark: pip install 'topshare[spark]' (and Java 17)"
         ) from None
+    if is_connect(master):
+        try:
+            from pyspark.sql.connect.utils import check_dependencies
+
+            check_dependencies("pyspark.sql.connect.session")
+        except Exception as exc:
+            raise UsageError(
+                f"--spark-master {master} needs the Spark Connect client: "
+                f"pip install 'topshare[spark]' ({str(exc).strip().splitlines()[0]})"
+            ) from None
+        return
     java_home = os.environ.get("JAVA_HOME")
     java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
     if not java or not os.path.exists(java):
@@ -67,10 +86,14 @@ def check_available() -> None:
 
 def session(master: str | None = None, existing: Any = None) -> Any:
     """The SparkSession to run on: ``existing`` as it is, else the process's own (started once,
-    on ``master``, default ``local[*]``; a different master stops it and starts another)."""
-    check_available()
+    on ``master``, default ``local[*]``; a different master stops it and starts another). A
+    ``sc://host:port`` master is a Spark Connect endpoint."""
     if existing is not None:
+        # a Spark Connect session given from Python needs no Java here
+        connect = type(existing).__module__.startswith("pyspark.sql.connect")
+        check_available("sc://" if connect else None)
         return existing
+    check_available(master)
     master = master or DEFAULT_MASTER
     current = _STATE.get("session")
     if current is not None and _STATE.get("master") == master:
@@ -80,6 +103,19 @@ def session(master: str | None = None, existing: Any = None) -> Any:
         _STATE.clear()
     from pyspark.sql import SparkSession
 
+    if is_connect(master):
+        _reachable(master)
+        try:
+            spark = SparkSession.builder.remote(master).getOrCreate()
+            spark.conf.get("spark.sql.session.timeZone")  # the first call reaches the server
+        except Exception as exc:
+            text = str(exc).strip().splitlines()
+            raise UsageError(
+                f"Spark Connect at {master} did not answer: "
+                f"{text[0] if text else type(exc).__name__}"
+            ) from None
+        _STATE.update(session=spark, master=master)
+        return spark
     builder = (
         SparkSession.builder.master(master)
         .appName("topshare")
@@ -110,6 +146,17 @@ def session(master: str | None = None, existing: Any = None) -> Any:
     spark.sparkContext.setLogLevel("ERROR")
     _STATE.update(session=spark, master=master)
     return spark
+
+
+def _reachable(master: str) -> None:
+    """A Spark Connect endpoint that does not accept connections is one line at once (the
+    Connect client itself retries for minutes)."""
+    try:
+        url = urlsplit("tcp://" + master[len("sc://") :])
+        address = (url.hostname or "localhost", url.port or 15002)  # Connect's default port
+        socket.create_connection(address, timeout=10).close()
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"Spark Connect at {master} cannot be reached ({exc})") from None
 
 
 def backend(spark: Any, tz: str) -> Any:
@@ -164,6 +211,8 @@ class SparkSource(Source):
     frames: dict[str, Any] = field(default_factory=dict)  # per file: its Spark DataFrame
     local: Source | None = None  # the DuckDB opening of the same files (dialect, checks)
     schema: Any = None
+    json_arrays: dict[str, bool] = field(default_factory=dict)  # per JSON file: one array?
+    remote: bool = False  # files named by URL, found and sniffed through Spark (sparkfiles)
 
     @property
     def table(self) -> Any:
@@ -180,7 +229,10 @@ class SparkSource(Source):
             ROW_COL, F.row_number().over(Window.orderBy(_ORDER)).cast("long")
         ).drop(_ORDER)
         name = f"__topshare_numbered_{next(_views)}"
-        numbered.createOrReplaceTempView(name)
+        with warnings.catch_warnings():
+            # Spark Connect's client warns about the single-partition window (docs/spark.md)
+            warnings.filterwarnings("ignore", "WARN WindowExpression", UserWarning)
+            numbered.createOrReplaceTempView(name)
         return self.backend.table(name)
 
     def malformed(self) -> list[tuple[str, int, str, str]]:
@@ -213,29 +265,35 @@ def open_spark(
     header: bool | None = None,
     encoding: str | None = None,
 ) -> SparkSource:
-    """Open local files (paths, globs, '-') for the Spark engine."""
-    for item in inputs:
-        if "://" in item:
-            raise UsageError(
-                f"{item}: --engine spark reads local (or mounted) paths; URLs such as hdfs:// "
-                "or s3a:// are not supported yet"
-            )
-    local = open_source(con, list[str | os.PathLike[str]](inputs), format=format, delimiter=delimiter, header=header,
-                        encoding=encoding)  # fmt: skip
+    """Open files for the Spark engine: local paths, globs and '-' (checked and sniffed here),
+    or URLs of any Hadoop file system (listed and sniffed through Spark: :mod:`sparkfiles`)."""
+    urls = [item for item in inputs if is_url(item)]
+    arrays: dict[str, bool] = {}
+    if urls and len(urls) != len(inputs):
+        raise UsageError("give either local paths or URLs (hdfs://, s3a://, file://…), not both")
+    if urls:
+        local, arrays = open_remote(con, spark, inputs, format=format, delimiter=delimiter,
+                                    header=header, encoding=encoding)  # fmt: skip
+    else:
+        local = open_source(con, list[str | os.PathLike[str]](inputs), format=format,
+                            delimiter=delimiter, header=header, encoding=encoding)  # fmt: skip
     try:
-        for f in local.files:
+        for f in local.files if not urls else []:
             raw = _head(f, local.name(f), 2, raw_bytes=True)
             if raw == b"\x1f\x8b" and not f.lower().endswith(".gz"):
                 raise UsageError(
                     f"{local.name(f)}: gzip data without a .gz name; Spark decompresses by the "
                     "file name: rename it to end with .gz"
                 )
+            if local.format == "json":
+                arrays[f] = _head(f, local.name(f)).lstrip()[:1] == b"["
         con_spark = backend(spark, tz)
         src = SparkSource(
             con=con, paths=local.paths, files=local.files, format=local.format, columns={},
             header=local.header, delimiter=local.delimiter, quote=local.quote,
             escape=local.escape, encoding=local.encoding, content_types=local.content_types,
             display=local.display, spark=spark, backend=con_spark, local=local,
+            json_arrays=arrays, remote=bool(urls), lines_known=not urls,
         )  # fmt: skip
         try:
             _read_all(src, list(local.columns))
@@ -297,7 +355,7 @@ def _read(src: SparkSource, file: str, names: list[str]) -> Any:
     infers nothing) and the lines that do not split into the columns kept apart."""
     from pyspark.sql import types as T
 
-    path = os.path.abspath(file)
+    path = file if src.remote else os.path.abspath(file)
     reader = src.spark.read
     if src.format in ("csv", "tsv"):
         fields = [T.StructField(n, T.StringType()) for n in names]
@@ -312,8 +370,7 @@ def _read(src: SparkSource, file: str, names: list[str]) -> Any:
         )  # fmt: skip
     if src.format == "parquet":
         return reader.parquet(path)
-    head = _head(file, src.name(file))
-    return reader.json(path, multiLine=head.lstrip()[:1] == b"[", encoding="UTF-8")
+    return reader.json(path, multiLine=src.json_arrays.get(file, False), encoding="UTF-8")
 
 
 _ENCODINGS = {"utf-8": "UTF-8", "utf-16": "UTF-16", "latin-1": "ISO-8859-1"}
