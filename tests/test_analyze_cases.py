@@ -315,6 +315,26 @@ def test_money_reconciles_to_the_cent(tmp_path: Path) -> None:
     assert (r.date_range.first.day, r.date_range.last.day) == (1, 7)
 
 
+def test_too_precise_is_decided_by_the_digits_whatever_the_size(tmp_path: Path) -> None:
+    # 21 integer digits and 7 decimals: rounded at 6 places -> too_precise (it used to stop the
+    # whole query: the finer cast it was compared with overflowed). Trailing zeros beyond the
+    # sixth place and formatted amounts count by their digits too.
+    text = (
+        "customer,amount\n"
+        "A,123456789012345678901.1234567\n"  # too_precise
+        "B,1.1234560\n"  # 1.123456 exactly
+        "C,\"1,234.0000001\"\n"  # too_precise (a formatted amount)
+        "D,\"2,000.5000000\"\n"  # 2000.50 exactly
+        "E,-0.00000001\n"  # too_precise
+    )
+    r = run(csv(tmp_path, text))
+    assert r.total == D("2001.623456")
+    by = {x.reason: [e.line for e in x.examples] for x in r.rows.rejected_by_reason}
+    assert by == {"too_precise": [2, 4, 6]}
+    assert r.money.unreadable_rows == 3
+    assert r.money.reconciled is True
+
+
 def test_rejection_examples_file_line_and_raw_text(tmp_path: Path) -> None:
     # 7 bad amounts on lines 3, 4, 6, 8, 9, 10, 11 (header = line 1): 5 examples, in file order
     lines = ["customer,amount", "A,1", "B,x1", "C,x2", "D,4", "E,x3", "F,6"]

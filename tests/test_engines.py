@@ -9,13 +9,14 @@ must be identical to the cent, ratios within 1e-9, on every engine.
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 import pytest
 
+import topshare
 from engines import Loader, xfail_on
 from test_periods import SALES
 from test_segments import BY_REGION
@@ -348,3 +349,89 @@ def test_segment_by_period_series(db: Loader) -> None:
     assert segs["south", "shop"].hhi_points == approx(Fraction(610_000, 121))
     for s in segs.values():
         assert sum((p.total for p in s.periods or []), D(0)) == s.total
+
+
+# --- amounts and dates stored as text (the DuckDB rules on every engine) ------------------------
+
+#: (customer, amount text, parsed value or the reason the row is rejected), by hand
+TEXT_AMOUNTS = [
+    ("A", "1,234.50", "1234.50"),
+    ("A", "(12.00)", "-12.00"),  # parentheses: negative
+    ("B", "$5", "5"),
+    ("B", " 7.25 ", "7.25"),
+    ("C", "€12", "12"),
+    ("D", "abc", "bad_value"),
+    ("E", "", "missing_value"),  # NULL
+    ("E", "   ", "missing_value"),
+    ("F", "1,50", "bad_value"),  # not a thousands group: never read as 150
+    ("G", "1.1234567", "too_precise"),  # more than 6 decimal places
+    ("H", "-0.01", "-0.01"),
+    ("C", "-$1,000.005", "-1000.005"),
+]
+
+
+def test_text_amounts_parse_and_reject_as_on_files(db: Loader) -> None:
+    csv_text = "customer,amount\n" + "".join(f'{c},"{a}"\n' for c, a, _ in TEXT_AMOUNTS)
+    src = db.load(csv_text, types={"amount": "TEXT"}, key="id")
+    r = src.analyze()
+    valid = [(c, D(v)) for c, _, v in TEXT_AMOUNTS if v[0] in "-0123456789"]
+    per: dict[str, Decimal] = {}
+    for c, v in valid:
+        per[c] = per.get(c, D(0)) + v
+    assert r.total == sum(per.values()) == D("246.735")  # 1222.50 + 12.25 - 988.005 - 0.01
+    assert sorted(pairs(r), key=lambda p: p[0]) == sorted(per.items())
+    assert (r.rows.read, r.rows.analysed) == (len(TEXT_AMOUNTS), len(valid))
+    by = {x.reason: (x.rows, x.amount, x.unreadable) for x in r.rows.rejected_by_reason}
+    assert by == {
+        "missing_value": (2, None, 2),
+        "bad_value": (2, None, 2),
+        "too_precise": (1, None, 1),
+    }
+    assert r.money.reconciled is True
+    # examples name the table and the row's key (1-based, as loaded)
+    lines = {x.reason: [(e.file, e.line) for e in x.examples] for x in r.rows.rejected_by_reason}
+    want = {reason: [(src.table, i) for i, (_, _, v) in enumerate(TEXT_AMOUNTS, 1) if v == reason]
+            for reason in by}  # fmt: skip
+    if db.engine == "spark":  # a Parquet file: its record number (the same, 1-based)
+        lines = {k: [(src.table, n) for _, n in v] for k, v in lines.items()}
+    assert lines == want
+
+
+def test_text_amounts_with_a_decimal_comma(db: Loader) -> None:
+    # 1.234,50 + 12,5 € − 3,00 = 1244.00 for A; B 0,75; '1,5.0' and '1.5' are not numbers
+    text = 'customer,amount\nA,"1.234,50"\nA,"12,5 €"\nA,"(3,00)"\nB,"0,75"\nC,"1,5.0"\nC,1.5\n'
+    r = db.load(text, types={"amount": "TEXT"}).analyze(decimal_comma=True)
+    assert pairs(r) == [("A", D("1244.00")), ("B", D("0.75"))]
+    (rej,) = r.rows.rejected_by_reason
+    assert (rej.reason, rej.rows) == ("bad_value", 2)
+
+
+def test_every_text_amount_bad(db: Loader) -> None:
+    src = db.load("customer,amount\nA,x\nB,1.2.3\nC,--5\n", types={"amount": "TEXT"})
+    with pytest.raises(topshare.InputError, match=r"no rows left to analyse \(3 bad_value\)"):
+        src.analyze()
+
+
+def test_text_dates_parse_and_reject_as_on_files(db: Loader) -> None:
+    # Jan: A 10 + 5, D 8 = 23; Feb: B 7; 2024-02-29 23:30 at −01:00 is 1 March 00:30 UTC: B 3.
+    # Rejected: 30 February and 'abc' (bad_date, 4 + 6), no date (missing_date, 2).
+    text = (
+        "customer,amount,date\n"
+        "A,10,2024-01-05\nA,5,2024-01-20\nB,7,2024-02-01T10:00:00\n"
+        "B,3,2024-02-29 23:30:00-01:00\nC,4,2024-02-30\nC,6,abc\nD,2,\nD,8,2024-1-5\n"
+    )
+    r = db.load(text, types={"date": "TEXT"}).analyze(period="month")
+    assert r.periods is not None
+    assert [(p.label, p.total, p.rows) for p in r.periods] == [
+        ("2024-01", D(23), 3),
+        ("2024-02", D(7), 1),
+        ("2024-03", D(3), 1),
+    ]
+    by = {x.reason: (x.rows, x.amount) for x in r.rows.rejected_by_reason}
+    assert by == {"bad_date": (2, D(10)), "missing_date": (1, D(2))}
+    assert (r.money.in_, r.money.reconciled) == (D(45), True)
+    assert r.date_range is not None
+    assert (r.date_range.first, r.date_range.last) == (
+        datetime(2024, 1, 5),
+        datetime(2024, 3, 1, 0, 30),
+    )

@@ -32,7 +32,9 @@ import ibis.expr.types
 import pyarrow as pa
 from ibis.common.exceptions import TableNotFound
 
+from topshare import textrules
 from topshare.columns import Roles
+from topshare.engine import AMOUNT_PATTERNS
 from topshare.errors import InputError, UsageError
 from topshare.sources import FILE_COL, ROW_COL, Source
 
@@ -148,30 +150,14 @@ class DatabaseSource(Source):
         return []  # a database row always has every column
 
     def check_roles(self, roles: Roles, opts: dict[str, Any]) -> None:
-        """Options a database's own engine cannot honour: one clear line."""
+        """Options a database's own engine cannot honour: one clear line. Text amounts and
+        dates follow the DuckDB rules everywhere (:mod:`topshare.textrules`)."""
         if self.kind == "duckdb":
             return  # the same engine as for files: every option works
-        where = f"{self.relation} ({_LABEL[self.kind]})"
-        if roles.value is not None and roles.value_kind == "text":
-            raise UsageError(
-                f"{where}: the amount column {roles.value!r} is text; a {_LABEL[self.kind]} "
-                "source needs a numeric column (cast it in --query, e.g. "
-                f"CAST({roles.value} AS NUMERIC(18, 2)) AS {roles.value})"
-            )
-        if roles.date is not None and roles.date_kind == "text" and self.kind == "postgres":
-            raise UsageError(
-                f"{where}: the date column {roles.date!r} is text; cast it in --query, e.g. "
-                f"CAST({roles.date} AS DATE) AS {roles.date}"
-            )
         if opts.get("date_format"):
             raise UsageError(
-                f"--date-format is not available on {_LABEL[self.kind]}: dates are read from "
-                "the column's type (SQLite: ISO text)"
-            )
-        if opts.get("decimal_comma"):
-            raise UsageError(
-                f"--decimal-comma is not available on {_LABEL[self.kind]}: amounts are read "
-                "from the column's numeric type"
+                f"--date-format is not available on {_LABEL[self.kind]}: text dates are read "
+                "as ISO dates (YYYY-MM-DD[ HH:MM[:SS]][offset]); convert others in --query"
             )
 
     def close(self) -> None:
@@ -204,7 +190,7 @@ def open_database(con: Any, source: DatabaseInput, tz: str = "UTC") -> DatabaseS
         if kind == "postgres":
             return _open_postgres(con, source, target, tz)
         if kind == "sqlite":
-            return _open_sqlite(con, source, target)
+            return _open_sqlite(con, source, target, tz)
         return _open_duckdb(con, source, target)
     except (UsageError, InputError):
         raise
@@ -300,7 +286,7 @@ def _pg_integer_key(raw: Any, table: str) -> str | None:
     return None
 
 
-def _open_sqlite(con: Any, source: DatabaseInput, path: str) -> DatabaseSource:
+def _open_sqlite(con: Any, source: DatabaseInput, path: str, tz: str) -> DatabaseSource:
     try:
         import sqlite3
 
@@ -310,6 +296,7 @@ def _open_sqlite(con: Any, source: DatabaseInput, path: str) -> DatabaseSource:
     _check_file(path)
     uri = "file:" + path.replace("?", "%3f").replace("#", "%23") + "?mode=ro"
     raw = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    textrules.register(raw, tz, AMOUNT_PATTERNS)  # text amounts and dates: the DuckDB rules
     backend = _sqlite_backend(SQLiteBackend).from_connection(raw)
     src = _make(con, source, "sqlite", backend)
     src._close.append(raw.close)

@@ -4,15 +4,21 @@ The engine's expressions are Ibis throughout; these are the places where the sam
 expression would mean something different (or not compile) on another backend:
 
 - DuckDB (files, DuckDB databases): the reference; text is parsed with ``TRY_CAST``.
-- PostgreSQL: typed columns only (Ibis compiles ``try_cast`` to a strict ``CAST`` there, so
-  text amounts are refused before a query is built); ``NUMERIC`` sums are exact.
+- PostgreSQL: Ibis compiles ``try_cast`` to a strict ``CAST`` there (one bad value would fail
+  the query), so :func:`try_cast` guards each cast with a regular expression of DuckDB's
+  grammar (:mod:`topshare.textrules`) inside a ``CASE``: the cast only sees text it accepts.
+  ``CASE`` is evaluated lazily per row; with a constant text the planner folds the guard first
+  and drops the branch. Patterns are rewritten to mean what RE2's mean (:func:`regex`).
+  ``NUMERIC`` sums are exact.
 - Spark (pyspark): the DuckDB expressions compile as they are (``TRY_CAST``, ``RLIKE``,
   ``ASCII``, ``DATE_TRUNC`` in the session time zone); ``--date-format`` becomes
   ``try_to_timestamp`` with the strptime codes turned into Spark's datetime pattern.
 - SQLite: no decimal type and dynamic typing. A value is used when its storage class is
   INTEGER or REAL, turned into integer units at the column's declared scale *per row* (exact
   from then on: SQLite sums integers exactly, or fails on overflow); any other stored text is a
-  bad value. Dates are ISO text, parsed with SQLite's own ``datetime()``.
+  bad value. Dates in DATE/TIMESTAMP columns are ISO text, parsed with SQLite's own
+  ``datetime()``. Text columns follow the DuckDB rules through Python functions registered on
+  the connection (:func:`topshare.textrules.register`): one call per row.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 import ibis
 import ibis.expr.datatypes as dt
 
+from topshare import textrules
 from topshare.errors import UsageError
 
 
@@ -113,3 +120,76 @@ def differ(a: Any, b: Any, engine: str) -> Any:
     if engine == "pyspark":
         return a.cast(dt.int8) != b.cast(dt.int8)
     return a != b
+
+
+def regex(pattern: str, engine: str) -> str:
+    """A pattern written for DuckDB (RE2) with the same meaning on ``engine``."""
+    return textrules.translate(pattern, engine)
+
+
+def try_cast(text: Any, to: dt.DataType, engine: str) -> Any:
+    """``TRY_CAST(text AS to)``: NULL where the text is not a value of that type. On PostgreSQL
+    the cast is guarded by DuckDB's grammar (DECIMAL, DATE and TIMESTAMP WITH TIME ZONE)."""
+    if engine != "postgres":
+        return text.try_cast(to)
+    if to.is_decimal():
+        return _pg_decimal(text, to)
+    if to.is_date() or to.is_timestamp():
+        # PostgreSQL reads every text of the grammar as DuckDB does (whatever its DateStyle:
+        # the year comes first), except that it rounds fractions of a microsecond
+        if to.is_date():
+            grammar = (textrules.DATE_COMMON, textrules.DATE)
+        else:
+            grammar = (textrules.TIMESTAMP_COMMON, textrules.TIMESTAMP)
+        valid = text.re_search(grammar[0]) | text.re_search(grammar[1])
+        iso = text
+        if to.is_timestamp():
+            long = text.re_search(textrules.LONG_FRACTION)
+            iso = ibis.cases((long, text.re_replace(textrules.EXTRA_FRACTION, r"\1")), else_=text)
+        return ibis.cases((valid, iso.cast(to)), else_=ibis.null(to))
+    raise TypeError(f"no guarded cast to {to} on PostgreSQL")  # pragma: no cover
+
+
+def _pg_decimal(text: Any, to: Any) -> Any:
+    """A guarded cast to DECIMAL(p, s): NULL unless the text is a number whose rounded value
+    fits (PostgreSQL would raise 'numeric field overflow')."""
+    null = ibis.null(to)
+    exact = text.replace("_", "").cast(dt.Decimal())
+    # the largest value that rounds below 10 ** (p - s); a string literal: Ibis would round a
+    # Decimal literal of 38 digits
+    p, s = int(to.precision or 38), int(to.scale or 0)
+    top = "9" * (p - s) + ("." + "9" * s + "5" if s else ".5")
+    limit = ibis.literal(top).cast(dt.Decimal())
+    fits = ibis.cases((exact.abs() < limit, exact.cast(to)), else_=null)
+    return ibis.cases((text.re_search(textrules.NUMBER), fits), else_=null)
+
+
+@ibis.udf.scalar.builtin(name="topshare_amount")
+def _sqlite_amount(text: str, scale: int, decimal_comma: int) -> int:  # type: ignore[empty-body]
+    """topshare's SQLite function: the text amount in integer units, NULL if not a number."""
+
+
+@ibis.udf.scalar.builtin(name="topshare_too_precise")
+def _sqlite_too_precise(text: str, scale: int, decimal_comma: int) -> int:  # type: ignore[empty-body]
+    """topshare's SQLite function: 1 when the text has more decimal places than ``scale``."""
+
+
+@ibis.udf.scalar.builtin(name="topshare_timestamp")
+def _sqlite_text_timestamp(text: str) -> datetime:  # type: ignore[empty-body]
+    """topshare's SQLite function: the text date as 'YYYY-MM-DD HH:MM:SS[.ffffff]' in --tz."""
+
+
+def sqlite_text_units(text: Any, scale: int, decimal_comma: bool) -> Any:
+    """A SQLite text amount as integer units at ``scale`` (the DuckDB rules), NULL when the
+    text is not a number."""
+    return _sqlite_amount(text, scale, int(decimal_comma))
+
+
+def sqlite_too_precise(text: Any, scale: int, decimal_comma: bool) -> Any:
+    """True when a SQLite text amount has more than ``scale`` decimal places (not all zeros)."""
+    return _sqlite_too_precise(text, scale, int(decimal_comma)) == 1
+
+
+def sqlite_text_timestamp(text: Any) -> Any:
+    """A SQLite text date or timestamp (the DuckDB rules) as a timestamp, NULL if not one."""
+    return _sqlite_text_timestamp(text)

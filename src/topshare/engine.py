@@ -115,9 +115,13 @@ def prepare(
         "file": table[file_col],
     }
     text_value = roles.value is not None and roles.value_kind == "text" and not units
+    sqlite_text = roles.value is not None and roles.value_kind == "text" and units
     text_date = roles.date is not None and (roles.date_kind == "text" or engine == "sqlite")
     if roles.value is None:
         typed["value"] = ibis.literal(1, type=dt.int64) if units else ibis.literal(1).cast(dec)
+    elif sqlite_text:  # the DuckDB rules, as a Python function on the SQLite connection
+        typed["value_text"] = table[roles.value]
+        typed["value"] = dialects.sqlite_text_units(table[roles.value], scale, decimal_comma)
     elif units:
         typed["value_text"] = table[roles.value].cast("string")
         typed["value"] = dialects.sqlite_units(table[roles.value], scale)
@@ -131,7 +135,11 @@ def prepare(
         raw_date = table[roles.date]
         if text_date and engine == "sqlite":
             typed["date_text"] = raw_date.cast("string")
-            typed["date"] = dialects.sqlite_timestamp(raw_date)
+            typed["date"] = (
+                dialects.sqlite_text_timestamp(raw_date)
+                if roles.date_kind == "text"
+                else dialects.sqlite_timestamp(raw_date)
+            )
         elif text_date:
             typed["date_text"] = raw_date
             typed["date"] = _parse_date(raw_date, date_format, engine)
@@ -173,6 +181,10 @@ def prepare(
             checks.append(
                 (_too_precise(t.value_text, t.value, scale, decimal_comma), c["too_precise"])
             )
+        elif sqlite_text:
+            long = t.value_text.length() > scale + 2
+            finer = dialects.sqlite_too_precise(t.value_text, scale, decimal_comma)
+            checks.append((ibis.cases((long, finer), else_=False), c["too_precise"]))
         else:
             checks.append((t.value.isnull(), c["missing_value"]))
     if roles.date is not None:
@@ -199,9 +211,14 @@ def prepare(
 
 
 def _barrier(expr: Any) -> Any:
-    """The expression as an opaque SQL query of its own backend (an optimisation boundary)."""
+    """The expression as an opaque SQL query of its own backend (an optimisation boundary).
+
+    PostgreSQL and SQLite would flatten the subquery back into the classification (parsing
+    each text amount several times per row): ``OFFSET 0`` keeps them from doing so."""
     backend = expr._find_backend()
-    return backend.sql(str(backend.compile(expr)), schema=expr.schema())
+    sql = str(backend.compile(expr))
+    fence = {"postgres": " OFFSET 0", "sqlite": " LIMIT -1 OFFSET 0"}.get(backend.name, "")
+    return backend.sql(sql + fence, schema=expr.schema())
 
 
 def _scale_for(roles: Roles) -> int:
@@ -224,42 +241,49 @@ _EN_AMOUNT = rf"^\s*\(?[-+]?{_CURRENCY}?\s?[-+]?\d{{1,3}}(,\d{{3}})*(\.\d+)?\)?\
 _EU_AMOUNT = (
     rf"^\s*\(?[-+]?{_CURRENCY}?\s?[-+]?\d{{1,3}}([. ]\d{{3}})*(,\d+)?\s?{_CURRENCY}?\)?\s*$"
 )
+#: The formatted-amount patterns (English, decimal comma), for engines that parse in Python.
+AMOUNT_PATTERNS = (_EN_AMOUNT, _EU_AMOUNT)
 
 
 def _parse_amount(text: Any, dec: dt.DataType, decimal_comma: bool) -> Any:
     """Plain numbers first; then '$1,234.50' and '(12.00)' (negative), or with ``decimal_comma``
     '1.234,50' and '12,5 €'. Anything else is NULL: the row is rejected as not a number."""
     null = ibis.null(dec)
+    engine = dialects.flavor(text)
+
+    def cast(x: Any) -> Any:
+        return dialects.try_cast(x, dec, engine)
+
+    def rx(pattern: str) -> str:
+        return dialects.regex(pattern, engine)
+
     if decimal_comma:
-        first = ibis.cases((text.contains("."), null), else_=text.replace(",", ".").try_cast(dec))
-        digits = text.re_replace(r"[\s$€£¥.()]", "").replace(",", ".")
+        first = ibis.cases((text.contains("."), null), else_=cast(text.replace(",", ".")))
+        digits = text.re_replace(rx(r"[\s$€£¥.()]"), "").replace(",", ".")
         pattern = _EU_AMOUNT
     else:
-        first = text.try_cast(dec)
-        digits = text.re_replace(r"[\s$€£¥,()]", "")
+        first = cast(text)
+        digits = text.re_replace(rx(r"[\s$€£¥,()]"), "")
         pattern = _EN_AMOUNT
-    sign = ibis.cases((text.re_search(r"^\s*\(.*\)\s*$"), -1), else_=1)
-    engine = dialects.flavor(text)
-    bad_parens = dialects.differ(text.re_search(r"^\s*\("), text.re_search(r"\)\s*$"), engine)
+    sign = ibis.cases((text.re_search(rx(r"^\s*\(.*\)\s*$")), -1), else_=1)
+    bad_parens = dialects.differ(
+        text.re_search(rx(r"^\s*\(")), text.re_search(rx(r"\)\s*$")), engine
+    )
     fallback = ibis.cases(
-        (text.re_search(pattern) & ~bad_parens, digits.try_cast(dec) * sign), else_=null
+        (text.re_search(rx(pattern)) & ~bad_parens, cast(digits) * sign), else_=null
     )
     return ibis.coalesce(first, fallback)
 
 
 def _too_precise(text: Any, value: Any, scale: int, decimal_comma: bool) -> Any:
-    """True when the text has more than ``scale`` decimal places that are not all zeros (the
-    parsed value was rounded). Only texts longer than ``scale`` + 2 are looked at further."""
+    """True when the text was read as a number (``value``) and has more than ``scale`` decimal
+    places that are not all zeros (the value was rounded). Only texts longer than ``scale`` + 2
+    are looked at further. A pattern, not a comparison with a finer cast: that cast overflows
+    DECIMAL(38, s) for texts with many integer digits (and would stop the whole query)."""
     sep = "," if decimal_comma else r"\."
-    finer = text.replace(",", ".") if decimal_comma else text
-    exact = finer.try_cast(dt.Decimal(38, min(scale + 12, 37)))
-    long_fraction = text.re_search(rf"{sep}\d{{{scale + 1},}}\s*$")
-    if dialects.flavor(text) == "pyspark":
-        # Spark compares DECIMAL(38, 18) with DECIMAL(38, 6) at scale 6 (precision loss):
-        # widen the value first (exact: a text that fits DECIMAL(38, 18) gives a value that does)
-        value = value.cast(exact.type())
-    suspect = ibis.cases((long_fraction, exact != value), else_=False)
-    return ibis.cases((text.length() > scale + 2, suspect.fill_null(False)), else_=False)
+    pattern = dialects.regex(rf"{sep}\d{{{scale}}}\d*[1-9]\d*\s*$", dialects.flavor(text))
+    rounded = text.re_search(pattern) & value.notnull()
+    return ibis.cases((text.length() > scale + 2, rounded.fill_null(False)), else_=False)
 
 
 def _parse_date(text: Any, date_format: str | None, engine: str = "duckdb") -> Any:
@@ -268,8 +292,8 @@ def _parse_date(text: Any, date_format: str | None, engine: str = "duckdb") -> A
     naive = dt.Timestamp()
     if date_format:
         return dialects.strptime(text, date_format, engine).cast(naive)
-    as_date = text.try_cast(dt.date).cast(naive)
-    as_time = text.try_cast(dt.Timestamp(timezone="UTC")).cast(naive)
+    as_date = dialects.try_cast(text, dt.date, engine).cast(naive)
+    as_time = dialects.try_cast(text, dt.Timestamp(timezone="UTC"), engine).cast(naive)
     return ibis.cases((text.length() <= 10, as_date), else_=as_time)
 
 
