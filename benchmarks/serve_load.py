@@ -75,6 +75,17 @@ def plan(n: int, seed: int, entities: list[str]) -> list[str]:
     return out
 
 
+def peak_gb() -> float:
+    """The process's peak resident memory so far (VmHWM; 0 where /proc is absent)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return 0.0
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -106,7 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     explorer = open_explorer(
         source, customer="customer_id", amount="amount", date="order_date", segments=["region"]
     )
-    print(f"explorer opened (one scan into the cache) in {time.perf_counter() - started:.2f} s")
+    print(
+        f"explorer opened (one scan into the cache) in {time.perf_counter() - started:.2f} s, "
+        f"peak memory {peak_gb():.2f} GB"
+    )
     entities = [r.entity for r in explorer.analyze(top=50, segments=()).top]
     paths = plan(args.requests, args.seed, entities)
 
@@ -142,11 +156,11 @@ def main(argv: list[str] | None = None) -> int:
                 with lock:
                     results.append((path, ms, status, first))
 
-    load_start = time.perf_counter()
+    load_start, cpu_start = time.perf_counter(), time.process_time()
     chunks = [paths[i :: args.workers] for i in range(args.workers)]
     with ThreadPoolExecutor(args.workers) as pool:
         list(pool.map(worker, chunks))
-    wall = time.perf_counter() - load_start
+    wall, cpu = time.perf_counter() - load_start, time.process_time() - cpu_start
     server.should_exit = True
     thread.join(timeout=10)
     explorer.close()
@@ -157,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         f"load: {len(results)} requests from {args.workers} workers in {wall:.1f} s "
         f"({len(seen)} distinct), errors {errors}"
     )
+    print(f"CPU time of this process (server and clients) during the load: {cpu:.1f} s")
     print(report("all", all_ms))
     print(report("first time asked", [ms for _, ms, _, f in results if f]))
     print(report("asked before", [ms for _, ms, _, f in results if not f]))
@@ -167,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         print(report(name, times))
     p95 = percentile(all_ms, 95)
     verdict = "met" if p95 < 100 else "NOT met"
+    print(f"load average {os.getloadavg()[0]:.2f} at the end, peak memory {peak_gb():.2f} GB")
     print(
         f"target p95 < 100 ms: {verdict} (p95 {p95:.1f} ms, mean {statistics.fmean(all_ms):.1f} ms)"
     )

@@ -259,6 +259,20 @@ def test_visitors_days_follow_the_time_zone(sample: Path) -> None:
     assert {v.entity: v.count for v in t.visitors}["/index.html"] == 3
 
 
+def test_visitors_count_only_the_requests_in_the_date_window(sample: Path) -> None:
+    # From 11 Oct (UTC): /about keeps only L7 (2001:db8:abcd:12::1, Firefox): one visitor, where
+    # the whole log has two (L3 is on 10 Oct). /index.html keeps its three requests: 2 visitors.
+    t = run(sample, date_from="2024-10-11").traffic
+    assert t is not None
+    assert {v.entity: v.count for v in t.visitors} == {
+        "/index.html": 2, "/about": 1, "/api/v1/items": 1, "/robots.txt": 1,
+    }  # fmt: skip
+    # Up to 10 Oct: L3 alone.
+    t = run(sample, date_to="2024-10-10").traffic
+    assert t is not None
+    assert {v.entity: v.count for v in t.visitors} == {"/about": 1}
+
+
 def test_offsets_land_in_the_right_utc_day(sample: Path) -> None:
     r = run(sample, period="day")
     assert r.periods is not None

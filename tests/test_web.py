@@ -320,10 +320,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(source: Path, *args: str, env: dict[str, str] | None = None) -> tuple[Any, str]:
+def start_server(
+    source: Path, *args: str, env: dict[str, str] | None = None, segment: str = "region"
+) -> tuple[Any, str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "topshare", "serve", str(source), "--segment", "region",
+        [sys.executable, "-m", "topshare", "serve", str(source), "--segment", segment,
          "--port", str(port), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})},
     )  # fmt: skip

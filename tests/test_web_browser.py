@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, Page
 from browser import screenshot, watch
 from test_explore import DATA
 from test_web import TOKEN, start_server, stop_server
+from test_web_traffic import log_text
 
 CSP_PROBE = """
 window.__csp = [];
@@ -127,6 +128,45 @@ def test_dashboard_in_chromium(chromium_browser: Browser, server: str) -> None:
     assert page.evaluate("window.__csp") == []
     assert seen.problems() == []
     page.close()
+
+
+def test_log_dashboard_switches_dimension_in_chromium(
+    chromium_browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """On an access log (serve --traffic): the dimension and measure controls, and the numbers
+    shown after a switch of dimension and of measure equal the API's."""
+    path: Path = tmp_path_factory.mktemp("browser-log") / "access.log"
+    path.write_text(log_text(), encoding="utf-8")
+    proc, url = start_server(path, "--traffic", env={"TOPSHARE_TOKEN": ""}, segment="status-class")
+    try:
+        page = chromium_browser.new_page()
+        seen = watch(page, allow=lambda u: u.startswith(url + "/"))
+        page.add_init_script(CSP_PROBE)
+        page.goto(url + "/")
+        query = wait_ready(page, "dimension=path")
+        assert page.is_visible("#dimension")
+        shown_equals_api(page, url, query)
+        assert page.text_content("#card-total") == "6"  # six requests (one malformed line apart)
+
+        page.select_option("#dimension", "ip")
+        query = wait_ready(page, "dimension=ip")
+        shown_equals_api(page, url, query)
+        assert page.text_content("#entity-head") == "IP"
+        top = api(url, "/api/top", query)
+        shown = [r.locator("td").nth(6).text_content() for r in
+                 page.locator("#top-table tbody tr").all()]  # fmt: skip
+        assert shown == [str(v["count"]) for v in top["traffic"]["visitors"]]
+
+        page.select_option("#measure", "bytes")
+        query = wait_ready(page, "measure=bytes")
+        shown_equals_api(page, url, query)
+        assert page.text_content("#card-total") == "1,550"  # 100 + 100 + 50 + 300 + 1000
+        screenshot(page, "dashboard-log")
+        assert page.evaluate("window.__csp") == []
+        assert seen.problems() == []
+        page.close()
+    finally:
+        stop_server(proc)
 
 
 def test_token_login_in_chromium(

@@ -32,7 +32,28 @@ from topshare.cli import (
     _guard,
     app,
 )
+from topshare.cli_traffic import (
+    By,
+    ExcludeBots,
+    Field,
+    GeoIP,
+    Group,
+    KeepQuery,
+    LogFormatOpt,
+    Measure,
+    OnlyBots,
+    traffic_options,
+)
 from topshare.errors import UsageError
+
+Traffic = Annotated[
+    bool,
+    typer.Option(
+        "--traffic",
+        help="The inputs are access logs: explore hits or bytes by path, IP, referrer... (the "
+        "options of `topshare traffic`; the page switches dimension and measure).",
+    ),
+]
 
 
 @app.command()
@@ -74,17 +95,31 @@ def serve(
     encoding: Encoding = None,
     date_format: DateFormat = None,
     decimal_comma: DecimalComma = False,
+    traffic: Traffic = False,
+    by: By = "path",
+    measure: Measure = "hits",
+    log_format: LogFormatOpt = None,
+    keep_query: KeepQuery = False,
+    group: Group = None,
+    exclude_bots: ExcludeBots = False,
+    only_bots: OnlyBots = False,
+    geoip: GeoIP = None,
+    field: Field = None,
     debug: Debug = False,
 ) -> None:
     """Explore concentration in the browser: a local dashboard and a read-only JSON API.
 
     The source is scanned once at start into an aggregated cache; every change of N, period,
     date range or segment filter is then answered from it. Binds 127.0.0.1 unless `--host` says
-    otherwise, and any other address needs `--token`. See docs/web.md.
+    otherwise, and any other address needs `--token`. With `--traffic` the inputs are access
+    logs (the options of `topshare traffic`): parsed once, and the page switches the dimension
+    and the measure. See docs/web.md.
 
     Example: `topshare serve sales.csv --customer customer_id --amount amount --date order_date`
 
     Example: `topshare serve sales.csv --get '/api/summary?top=20&period=quarter'`
+
+    Example: `topshare serve access.log --traffic --port 8080`
     """
 
     def body() -> int:
@@ -101,12 +136,34 @@ def serve(
         token = given_token or None  # an empty TOPSHARE_TOKEN is no token
         if get is None:
             check_bind(host, token)
-        explorer = _open(
-            open_explorer, inputs, customer=customer, amount=amount,
-            date=False if no_date else date, count=count, segments=segment or [], tz=tz,
-            strict=strict, format=input_format, delimiter=delimiter, header=header,
-            encoding=encoding, date_format=date_format, decimal_comma=decimal_comma,
-        )  # fmt: skip
+        log = traffic_options(
+            by, measure, log_format, keep_query, group, exclude_bots, only_bots, geoip, field
+        )
+        sales = {
+            "customer": customer, "amount": amount, "date": date, "no_date": no_date,
+            "count": count, "input_format": input_format, "delimiter": delimiter,
+            "header": header is not None, "encoding": encoding, "date_format": date_format,
+            "decimal_comma": decimal_comma,
+        }  # fmt: skip
+        explorer: Any
+        if traffic:
+            _refuse(sales, "not with --traffic (options of a sales source)")
+            from topshare.explore_logs import open_traffic_explorer
+
+            explorer = _open(open_traffic_explorer, inputs, segments=segment or [], tz=tz,
+                             strict=strict, **log)  # fmt: skip
+        else:
+            defaults = traffic_options("path", "hits", None, False, None, False, False, None, None)
+            _refuse(
+                {k: v for k, v in log.items() if v != defaults[k]},
+                "only with --traffic (options of an access log)",
+            )
+            explorer = _open(
+                open_explorer, inputs, customer=customer, amount=amount,
+                date=False if no_date else date, count=count, segments=segment or [], tz=tz,
+                strict=strict, format=input_format, delimiter=delimiter, header=header,
+                encoding=encoding, date_format=date_format, decimal_comma=decimal_comma,
+            )  # fmt: skip
         try:
             web = create_app(explorer, token=token, loopback_only=token is None)
             if get is not None:
@@ -124,6 +181,18 @@ def serve(
             explorer.close()
 
     raise typer.Exit(_guard(debug, body))
+
+
+def _refuse(given: dict[str, Any], why: str) -> None:
+    """One line naming the options given (not at their defaults) that do not apply."""
+    flags = {"fields": "field", "header": "header/--no-header"}
+    names = [
+        "--" + flags.get(name, name).replace("_", "-")
+        for name, value in given.items()
+        if value not in (None, False, [], ())
+    ]
+    if names:
+        raise UsageError(f"{', '.join(names)}: {why}")
 
 
 def _open(open_explorer: Any, inputs: list[str], **kw: Any) -> Any:

@@ -74,7 +74,8 @@ CACHE_SIZE = 32
 class Explorer:
     """A source opened once (see the module docstring); use :func:`open_explorer` to build one.
 
-    Thread-safe: queries are serialised on the one engine connection.
+    Thread-safe: queries on the engine are serialised on its one connection; questions
+    answered from the cells in memory run side by side.
     """
 
     def __init__(self, cache: Cache, resident: Resident | None = None) -> None:
@@ -91,7 +92,8 @@ class Explorer:
         self.tz = cache.tz
         self.segments = cache.segments  # the segment specs broken down by default
         self._entities = cache.entities  # temp table of every valid entity key
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the engine connection
+        self._memo_lock = threading.Lock()
         self._memo: OrderedDict[Any, Any] = OrderedDict()
 
     # ---- what the explorer knows without a query ------------------------------------------
@@ -163,17 +165,17 @@ class Explorer:
         scope = self._scope(period, segments, date_from, date_to, last)
         filt = self._where(where)
         key = ("analyze", top, tuple(ks), float(pareto), hhi_bands, _scope_key(scope), filt)
-        with self._lock:
-            hit = self._memo.get(key)
-            if hit is not None:
-                self._memo.move_to_end(key)
-                return hit  # type: ignore[no-any-return]
-            if self._res is not None:
-                result = inmemory.analysis(self, self._res, top, ks, pareto, hhi_bands, scope, filt)
-            else:
+        hit = self._recall(key)
+        if hit is not None:
+            return hit  # type: ignore[no-any-return]
+        res = self._res
+        if res is not None:  # no lock: the arrays are read-only, the kept groups have their own
+            result = inmemory.analysis(self, res, top, ks, pareto, hhi_bands, scope, filt)
+        else:
+            with self._lock:  # one query at a time on the one engine connection
                 result = self._analyze(top, ks, pareto, hhi_bands, scope, filt)
-            self._remember(key, result)
-            return result
+        self._remember(key, result)
+        return result
 
     def entity(
         self,
@@ -192,23 +194,32 @@ class Explorer:
         scope = self._scope(period, (), date_from, date_to, last)
         filt = self._where(where)
         memo_key = ("entity", key, top, _scope_key(scope), filt)
-        with self._lock:
-            hit = self._memo.get(memo_key)
-            if hit is not None:
-                return hit  # type: ignore[no-any-return]
-            if not self.has_entity(key):
-                raise LookupError(f"no {self.labels.entity} {key!r} in the source")
-            if self._res is not None:
-                result = inmemory.entity(self, self._res, key, top, scope, filt)
-            else:
+        hit = self._recall(memo_key)
+        if hit is not None:
+            return hit  # type: ignore[no-any-return]
+        if not self.has_entity(key):
+            raise LookupError(f"no {self.labels.entity} {key!r} in the source")
+        res = self._res
+        if res is not None:
+            result = inmemory.entity(self, res, key, top, scope, filt)
+        else:
+            with self._lock:
                 result = self._entity(key, top, scope, filt)
-            self._remember(memo_key, result)
-            return result
+        self._remember(memo_key, result)
+        return result
+
+    def _recall(self, key: Any) -> Any:
+        with self._memo_lock:
+            hit = self._memo.get(key)
+            if hit is not None:
+                self._memo.move_to_end(key)
+            return hit
 
     def _remember(self, key: Any, value: Any) -> None:
-        self._memo[key] = value
-        while len(self._memo) > CACHE_SIZE:
-            self._memo.popitem(last=False)
+        with self._memo_lock:
+            self._memo[key] = value
+            while len(self._memo) > CACHE_SIZE:
+                self._memo.popitem(last=False)
 
     def _scope(
         self,
@@ -530,13 +541,19 @@ def warm(explorer: Explorer) -> None:
     """Compute the groups the page asks for before any window is chosen: the whole source with
     its segments, its series per day, week, month, quarter and year, the segments per month
     (the page's default), and for each value of each segment column (the filter control) the
-    same without the daily series. Windows that cover whole periods reuse these groups."""
+    same without the daily series. Windows that cover whole periods reuse these groups.
+    The whole source's series are answered whole at the page's N (10); for a filter value
+    only the groups and their indices are made (its rows and churn when an N is asked)."""
     explorer.analyze()
     periods = [p for p in PERIODS if explorer.has_date]
     for period in periods:
         explorer.analyze(period=period, segments=None if period == "month" else ())
+    res = explorer._res
     filters = [(c, v) for c, values in explorer.segment_values.items() for v in values]
     for col, value in filters[:WARM_FILTERS]:
         explorer.analyze(where={col: value}, segments=())
         for period in periods[1:]:
-            explorer.analyze(period=period, where={col: value}, segments=())
+            if res is not None:
+                inmemory.warm_series(explorer, res, period, explorer._where({col: value}))
+            else:
+                explorer.analyze(period=period, where={col: value}, segments=())

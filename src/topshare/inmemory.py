@@ -4,7 +4,7 @@ The same pipeline as :meth:`topshare.explore.Explorer.analyze` on the engine: th
 per-entity totals (a kept :class:`~topshare.resident.Group`) become the
 :class:`~topshare.engine.Totals` that :func:`topshare.engine.collect` would have returned, then
 ``_build`` and ``_over_time_and_segments`` of :mod:`topshare.analyze` run on them, the series and
-segments reading kept groups through :func:`topshare.resident.loader`.
+segments reading kept groups through :func:`topshare.keptgroups.loader`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ import dataclasses
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from topshare import slices
 from topshare.analyze import _build, _over_time_and_segments, _Scope
 from topshare.engine import Prepared, Totals
 from topshare.entity import EntityPeriod, EntitySeries
+from topshare.keptgroups import Kept, ResidentGroups, loader
 from topshare.metrics import share
 from topshare.periods import PERIODS, Window, label, period_range, shift
-from topshare.resident import Group, GroupKey, Resident, day_date, day_number, loader
-from topshare.result import Analysis
+from topshare.resident import Group, GroupKey, Resident, day_date, day_number
+from topshare.result import Analysis, Period, Segment
 
 if TYPE_CHECKING:
     from topshare.explore import Explorer
@@ -88,9 +90,90 @@ def analysis(
     seg_index = {names[c]: i for i, c in enumerate(ex.segment_columns)}
     assert key is not None  # rows_valid > 0
     load, count = loader(res, key, key[2], seg_index, scope.period, span)
-    return _over_time_and_segments(
-        result, None, tot, prepared, scope, win, seg_cols, top, pareto, bands, load, count
+    # The segments without their series, then every series from kept periods (below).
+    flat = dataclasses.replace(scope, period=None)
+    out = _over_time_and_segments(
+        result, None, tot, prepared, flat, win, seg_cols, top, pareto, bands, load, count
     )
+    assert out.scope is not None
+    out = dataclasses.replace(out, scope=dataclasses.replace(out.scope, period=scope.period))
+    if scope.period is None or span is None:
+        return out
+    opt = Kept(top, pareto, bands, ex.scale)
+    args = (span[0], span[1], scope.period)
+    by_segments: dict[tuple[str, ...], ResidentGroups] = {}
+
+    def segment_series(seg: Segment) -> list[Period]:
+        by = tuple(names[c] for c in seg.segment)
+        if by not in by_segments:
+            by_segments[by] = load([*by, "period"])
+        return series(res, by_segments[by], tuple(seg.segment.values()), *args, opt)
+
+    return dataclasses.replace(
+        out,
+        periods=series(res, load(["period"]), (), *args, opt),
+        segments=None if out.segments is None else [
+            dataclasses.replace(seg, periods=segment_series(seg)) for seg in out.segments
+        ],
+    )  # fmt: skip
+
+
+def warm_series(ex: Explorer, res: Resident, period: str, filt: Filter) -> None:
+    """Make the groups of ``period``'s series over the whole source (with ``filt``) and their
+    indices at the default options: what every N and window of that series reads."""
+    key = scope_key(ex, res, None, filt)
+    grp = res.group(key)
+    if key is None or not grp.n or grp.date_min is None or grp.date_max is None:
+        return
+    first, last = res.when(grp.date_min), res.when(grp.date_max)
+    assert first is not None
+    assert last is not None
+    names = ex._cache.seg_names
+    seg_index = {names[c]: i for i, c in enumerate(ex.segment_columns)}
+    load, _ = loader(res, key, key[2], seg_index, period, (first.date(), last.date()))
+    for g in load(["period"])._groups:
+        g.indices(0.8, "2023")
+
+
+_FIRST = ("first",)  # the previous group of a series' first period (it has no churn)
+
+
+def series(
+    res: Resident,
+    groups: ResidentGroups,
+    prefix: tuple[Any, ...],
+    first: date,
+    last: date,
+    period: str,
+    opt: slices.Options,
+) -> list[Period]:
+    """:func:`topshare.slices.series` with each period kept: a period depends only on its
+    group, the previous period's group (its churn) and the options, so one computed for a
+    series is reused by every other series that has the same two groups (another window over
+    the same whole periods, a segment value's series and the series filtered on it, another
+    view). A period not kept yet is computed by :func:`slices.series` itself, on these two."""
+    where = groups.index()
+    out: list[Period] = []
+    before: tuple[date, int | None] | None = None
+    for start in period_range(first, last, period):
+        g = where.get((*prefix, start))
+        gkey = groups.group_keys[g] if g is not None else None
+        prev = _FIRST if before is None else (groups.group_keys[before[1]]
+                                               if before[1] is not None else None)  # fmt: skip
+        memo_key = (prev, gkey, start, period, opt)
+        hit: Period | None = res.periods.get(memo_key)
+        if hit is None:
+            pick = [x for x in (before, (start, g)) if x is not None]
+            two = ResidentGroups(
+                res, ["period"], [(s,) for s, i in pick if i is not None],
+                [groups._groups[i] for _, i in pick if i is not None],
+                [groups.group_keys[i] for _, i in pick if i is not None],
+            )  # fmt: skip
+            hit = slices.series(two, (), pick[0][0], start, period, opt)[-1]
+            res.periods[memo_key] = hit
+        out.append(hit)
+        before = (start, g)
+    return out
 
 
 def entity(

@@ -19,6 +19,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import ibis.expr.datatypes as dt
@@ -88,6 +89,9 @@ class LogOptions:
     geoip: str | None = None
     fields: tuple[tuple[str, str], ...] = ()  # JSON: (field, key) overrides
     segments: tuple[str, ...] = ()  # further dimensions used as segments
+    #: Parse every dimension the format has (the dashboard switches between them): they are
+    #: added to ``segments`` once the format is known.
+    every_dimension: bool = False
 
     def dims(self) -> list[str]:
         return [DIMENSIONS[d] for d in dict.fromkeys((self.by, *self.segments))]
@@ -341,6 +345,8 @@ def open_log(con: Any, inputs: list[str], opts: LogOptions) -> LogSource:
     src._json_keys = _json_keys(sample, opts, first) if src.log.kind == "json" else {}
     if src.log.kind == "json" and _json_time_is_apache(sample, src._json_keys):
         src.log = dataclasses.replace(src.log, time_format=logformat.APACHE_TIME)
+    if opts.every_dimension:
+        opts = src.opts = dataclasses.replace(opts, segments=available_dimensions(src))
     _require(src, first)
     src.info = Traffic(src.log.name, src.log.spec)
     src._maps = []
@@ -465,6 +471,17 @@ def _json_time_is_apache(sample: list[str], keys: dict[str, str]) -> bool:
     return isinstance(value, str) and re.fullmatch(logformat.TIME_LOCAL, value) is not None
 
 
+def available_dimensions(src: LogSource) -> tuple[str, ...]:
+    """The ``--by`` names this log's format has the fields for (country only with a GeoIP
+    database), in the order of :data:`DIMENSIONS`."""
+    have = set(src._json_keys) if src.log.kind == "json" else set(src.log.fields)
+    return tuple(
+        name
+        for name, col in DIMENSIONS.items()
+        if SOURCES.get(col, {col}) & have and (col != "country" or src.opts.geoip)
+    )
+
+
 def _require(src: LogSource, where: str) -> None:
     """The format must give what the chosen dimensions and measure need."""
     have = set(src._json_keys) if src.log.kind == "json" else set(src.log.fields)
@@ -515,17 +532,29 @@ def has_visitors(src: LogSource) -> bool:
     return "ip" in src._fields() and "user_agent" in src._fields()
 
 
-def visitors(src: LogSource, dim: str, keys: list[str]) -> dict[str, int]:
-    """Distinct (IP, user agent, day) per key, for a few keys (not additive: shown, never
-    summed or shared). The day is the request's date in the session's time zone."""
-    if not keys:
+def visitors(
+    src: LogSource,
+    dim: str,
+    keys: list[str] | None,
+    first: date | None = None,
+    last: date | None = None,
+) -> dict[str, int]:
+    """Distinct (IP, user agent, day) per key, for a few keys (``None``: every key; not
+    additive: shown, never summed or shared), over the requests of the days ``first`` to
+    ``last`` (both included; None: open). The day is the request's date in the session's
+    time zone."""
+    if keys is not None and not keys:
         return {}
     fmt = src.log.time_format
     parsed = f"try_strptime(time, {_quote(fmt)})" if fmt else "TRY_CAST(time AS TIMESTAMPTZ)"
+    day = f"CAST(CAST({parsed} AS TIMESTAMP) AS DATE)"
     view = src._view(f"SELECT * FROM {src.tmp}", keep=("r_ip", "r_user_agent"))
     sql = (
-        f"SELECT {dim}, count(DISTINCT (r_ip, r_user_agent, "
-        f"CAST(CAST({parsed} AS TIMESTAMP) AS DATE))) FROM ({view}) "
-        f"WHERE NOT {MALFORMED_COL} AND {dim} IN ({', '.join(_quote(k) for k in keys)}) GROUP BY 1"
+        f"SELECT {dim}, count(DISTINCT (r_ip, r_user_agent, {day})) FROM ({view}) "
+        f"WHERE NOT {MALFORMED_COL}"
+        + (f" AND {dim} IN ({', '.join(_quote(k) for k in keys)})" if keys is not None else "")
+        + (f" AND {day} >= DATE '{first.isoformat()}'" if first is not None else "")
+        + (f" AND {day} <= DATE '{last.isoformat()}'" if last is not None else "")
+        + " GROUP BY 1"
     )
-    return {str(k): int(n) for k, n in src.con.con.execute(sql).fetchall()}
+    return {str(k): int(n) for k, n in src.con.con.execute(sql).fetchall() if k is not None}

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -31,17 +30,18 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from topshare import slices
 from topshare.engine import _as_datetime
-from topshare.grid import Groups
 from topshare.metrics import MAJOR_SHARE_DENOMINATOR, Indices, compute_indices
-from topshare.money import WIDE, exact_sum
-from topshare.periods import period_range, shift
+from topshare.money import WIDE
 
 _EPOCH = date(1970, 1, 1)
 _MAX_UNITS = 2**62
 #: Memory kept for groups (sorted per-entity totals), least recently used dropped first.
 GROUP_BYTES = 1_500_000_000
+#: Most (segment value, entity) bins of a one-pass split (int64 each: 400 MB at most).
+_SPLIT_CELLS = 50_000_000
+#: Periods of a series kept (each with its top rows and churn movers), by group pair and N.
+PERIODS_KEPT = 8192
 
 Ints = npt.NDArray[np.int64]
 #: A group: first day, last day (inclusive, days since 1970-01-01), fixed (segment, code) pairs.
@@ -168,6 +168,7 @@ class Resident:
         self.last_day = int(day[-1]) if day.size else 0
         self._groups: OrderedDict[GroupKey, Group] = OrderedDict()
         self.memo = _Memo()  # small answers about groups (segment values present, Theil)
+        self.periods = _Memo(PERIODS_KEPT)  # one period of a series, with its churn
         self._bytes = 0
         self._lock = threading.Lock()
         by_entity = np.argsort(ids, kind="stable")
@@ -209,7 +210,9 @@ class Resident:
             if hit is not None:
                 self._groups.move_to_end(key)
                 return hit
-        made = self._make(key)
+        return self._keep_group(key, self._make(key))
+
+    def _keep_group(self, key: GroupKey, made: Group) -> Group:
         with self._lock:
             if key not in self._groups:
                 self._groups[key] = made
@@ -266,6 +269,54 @@ class Resident:
             date_max=int(tmax.max()),
         )
 
+    def split(self, key: GroupKey | None, seg: int) -> None:
+        """Make, in one pass over the cells of group ``key``, the groups of every value of
+        segment ``seg`` inside it that are not kept yet (one pass of ``np.add.at`` on
+        (value, entity) rather than one masked pass per value)."""
+        if key is None or any(s == seg for s, _ in key[2]):
+            return
+        lo_day, hi_day, fixed = key
+        radix, n_keys = len(self.seg_values[seg]), len(self.keys)
+        wanted = {c: (lo_day, hi_day, tuple(sorted((*fixed, (seg, c))))) for c in range(radix)}
+        with self._lock:
+            missing = {c for c, k in wanted.items() if k not in self._groups}
+        if len(missing) < 2 or radix * n_keys > _SPLIT_CELLS:
+            return  # one value (or too many bins): group() makes it the plain way
+        lo, hi = self._slice(lo_day, hi_day)
+        pick: Any = slice(lo, hi)
+        if fixed:
+            mask = np.ones(hi - lo, dtype=bool)
+            for s, code in fixed:
+                mask &= self.segs[s][lo:hi] == code
+            pick = np.flatnonzero(mask) + lo
+        codes = self.segs[seg][pick]
+        ids, units = self.ids[pick], self.units[pick]
+        sums = np.zeros(radix * n_keys, dtype=np.int64)
+        at = codes.astype(np.int64) * n_keys + ids
+        np.add.at(sums, at, units)
+        seen = np.zeros(radix * n_keys, dtype=bool)
+        seen[at] = True
+        present = np.flatnonzero(seen)  # by (value, entity)
+        bounds = np.searchsorted(present, np.arange(radix + 1, dtype=np.int64) * n_keys)
+        rows = np.bincount(codes, weights=self.rows[pick], minlength=radix)  # exact: < 2**53
+        tmin, tmax, day = self.tmin[pick], self.tmax[pick], self.day[pick]
+        for c in sorted(missing):
+            if bounds[c] == bounds[c + 1]:
+                continue  # no cell: group() gives the empty group
+            where = codes == c
+            # Cells are ordered by day, and a time's day never decreases with the time: the
+            # first and last time of value c are among its cells of its first and last day.
+            first, last = int(np.argmax(where)), int(where.size - 1 - np.argmax(where[::-1]))
+            a, b = np.searchsorted(day, day[[first, last]], side="left")
+            e, f = np.searchsorted(day, day[[first, last]], side="right")
+            grp_ids = (present[bounds[c] : bounds[c + 1]] - c * n_keys).astype(np.int32)
+            grp_units = sums[present[bounds[c] : bounds[c + 1]]]
+            self._keep_group(wanted[c], Group(
+                ids=grp_ids, units=grp_units, asc=np.sort(grp_units), rows=int(rows[c]),
+                total=int(grp_units.sum()), date_min=int(tmin[a:e][where[a:e]].min()),
+                date_max=int(tmax[b:f][where[b:f]].max()),
+            ))  # fmt: skip
+
     def present(self, key: GroupKey | None, segs: list[int]) -> list[tuple[int, ...]]:
         """The combinations of codes of ``segs`` that have cells in group ``key`` (sorted)."""
         if key is None:
@@ -284,10 +335,13 @@ class Resident:
         for seg, code in fixed:
             m = self.segs[seg][lo:hi] == code
             mask = m if mask is None else mask & m
-        combined = np.zeros(hi - lo, dtype=np.int64)
         radices = [len(self.seg_values[s]) for s in segs]
-        for seg, radix in zip(segs, radices, strict=True):
-            combined = combined * radix + self.segs[seg][lo:hi]
+        if len(segs) == 1:  # one column: its small codes as they are
+            combined: Any = self.segs[segs[0]][lo:hi]
+        else:
+            combined = np.zeros(hi - lo, dtype=np.int64)
+            for seg, radix in zip(segs, radices, strict=True):
+                combined = combined * radix + self.segs[seg][lo:hi]
         if mask is not None:
             combined = combined[mask]
         found: Any = np.flatnonzero(np.bincount(combined)) if combined.size else []
@@ -322,6 +376,10 @@ class _Memo(OrderedDict[Any, Any]):
         super().__init__()
         self._size = size
         self._lock = threading.Lock()
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        with self._lock:
+            return super().get(key, default)
 
     def __setitem__(self, key: Any, value: Any) -> None:
         with self._lock:
@@ -406,109 +464,3 @@ def load(cells: Any, seg_names: list[str], seg_values: list[list[str | None]],
         keys=names.to_pylist(),
         seg_values=seg_values,
     )
-
-
-class ResidentGroups(Groups):
-    """:class:`topshare.grid.Groups` answered from kept groups (no per-call sort or scan)."""
-
-    def __init__(self, res: Resident, by: list[str], keys: list[tuple[Any, ...]],
-                 groups: list[Group]) -> None:  # fmt: skip
-        empty = np.empty(0, dtype=np.int64)
-        super().__init__(by=by, keys=keys, units=empty, offsets=np.zeros(1, dtype=np.int64),
-                         rows=[g.rows for g in groups], entities=pa.array([], pa.string()),
-                         order=empty)  # fmt: skip
-        self._res: Resident
-        self._groups: list[Group]
-        object.__setattr__(self, "_res", res)  # a frozen dataclass: set once, here
-        object.__setattr__(self, "_groups", groups)
-
-    def group_units(self, g: int) -> Any:
-        return self._groups[g].asc
-
-    def theil(self) -> tuple[float | None, float | None, float | None]:
-        key = ("theil", *(id(g) for g in self._groups))
-        hit = self._res.memo.get(key)
-        if hit is None or hit[0] != self._groups:
-            hit = (list(self._groups), super().theil())
-            self._res.memo[key] = hit
-        return hit[1]
-
-    def top(self, g: int, m: int) -> list[tuple[str, int]]:
-        return self._res.pairs(self._groups[g].ranked(m))
-
-    def values_of(self, g: int, entities: list[str]) -> dict[str, int]:
-        grp = self._groups[g]
-        out = {}
-        for name in entities:
-            i = self._res.key_id.get(name)
-            at = grp.find(i) if i is not None else None
-            if at is not None:
-                out[name] = int(grp.units[at])
-        return out
-
-    def slice_fields(self, g: int, opt: Any) -> dict[str, Any] | None:
-        grp = self._groups[g]
-        key = (opt.top, float(opt.pareto), opt.bands, opt.scale)
-        hit = grp._fields.get(key)
-        if hit is None:
-            m = opt.top + 1 if grp.total <= 0 or not grp.n else max(opt.top + 1, grp.majors())
-            pairs = self.top(g, m)
-            neg = int(np.searchsorted(grp.asc, 0, side="left"))
-            hit = slices.slice_fields(grp.asc, grp.indices(opt.pareto, opt.bands), grp.total,
-                                      neg, exact_sum(grp.asc[:neg]), pairs, grp.rows, opt)  # fmt: skip
-            if len(grp._fields) > 16:
-                grp._fields.clear()
-            grp._fields[key] = hit
-        return dict(hit)  # the values are immutable results, shared
-
-
-def loader(
-    res: Resident,
-    scope: GroupKey | None,
-    fixed: tuple[tuple[int, int], ...],
-    seg_index: dict[str, int],
-    period: str | None,
-    span: tuple[date, date] | None,
-) -> tuple[Callable[[list[str]], Groups], Callable[[list[str]], int]]:
-    """``load(by)`` and ``count(by)`` for :func:`topshare.analyze._over_time_and_segments`:
-    the groups of the scope by segment columns (names as in the cells) and/or the period."""
-
-    def periods() -> list[tuple[date, int, int]]:
-        if period is None or span is None or scope is None:
-            return []
-        out = []
-        for start in period_range(span[0], span[1], period):
-            stop = day_number(shift(start, period, 1)) - 1
-            out.append((start, day_number(start), stop))
-        return out
-
-    def combos(by: list[str]) -> list[tuple[int, ...]]:
-        segs = [seg_index[b] for b in by if b != "period"]
-        return res.present(scope, segs) if segs else [()]
-
-    def load(by: list[str]) -> Groups:
-        segs = [seg_index[b] for b in by if b != "period"]
-        keys: list[tuple[Any, ...]] = []
-        groups: list[Group] = []
-        with_period = "period" in by
-        for combo in combos(by):
-            values = tuple(res.seg_values[s][c] for s, c in zip(segs, combo, strict=True))
-            more = fixed + tuple(zip(segs, combo, strict=True))
-            if not with_period:
-                grp = res.group(res.key(scope[0], scope[1], more) if scope else None)
-                if grp.n:
-                    keys.append(values)
-                    groups.append(grp)
-                continue
-            for start, lo, hi in periods():
-                assert scope is not None
-                grp = res.group(res.key(max(lo, scope[0]), min(hi, scope[1]), more))
-                if grp.n:
-                    keys.append((*values, start))
-                    groups.append(grp)
-        return ResidentGroups(res, by, keys, groups)
-
-    def count(by: list[str]) -> int:
-        return len(combos(by))
-
-    return load, count

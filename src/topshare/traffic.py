@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -50,13 +50,22 @@ class LogInput:
     paths: list[str]
     options: LogOptions
 
-    def finish(self, src: LogSource, result: Analysis) -> Analysis:
-        """Add what only the log knows: format, skipped lines, bots, visitors of the top rows."""
+    def finish(
+        self, src: LogSource, result: Analysis, counts: Mapping[str, int] | None = None
+    ) -> Analysis:
+        """Add what only the log knows: format, skipped lines, bots, visitors of the top rows
+        in the result's date window (``counts``: the visitors of those keys in that window,
+        when already known)."""
         info = src.info
         dim = DIMENSIONS[self.options.by]
         keys = [r.entity for r in result.top]
         known = has_visitors(src)
-        seen = visitors(src, dim, keys) if known else {}
+        if not known:
+            seen: Mapping[str, int] = {}
+        elif counts is None:
+            seen = visitors(src, dim, keys, *window_days(result))
+        else:
+            seen = counts
         agents = "user_agent" in src._fields()  # no user agent: bots unknown, share n/a
         summary = Traffic(
             format=info.format,
@@ -81,6 +90,50 @@ class LogInput:
             ),
         )
         return dataclasses.replace(result, traffic=summary)
+
+
+def log_options(
+    *,
+    by: str = "path",
+    measure: str = "hits",
+    log_format: str | None = None,
+    keep_query: bool = False,
+    group: Sequence[str | tuple[str, str]] = (),
+    exclude_bots: bool = False,
+    only_bots: bool = False,
+    geoip: str | os.PathLike[str] | None = None,
+    fields: Sequence[str | tuple[str, str]] = (),
+    segments: Sequence[str] = (),
+    every_dimension: bool = False,
+) -> LogOptions:
+    """The checked :class:`~topshare.logs.LogOptions` of :func:`traffic`'s keyword arguments."""
+    from topshare.errors import UsageError
+    from topshare.logs import parse_field
+
+    if exclude_bots and only_bots:
+        raise UsageError("give either --exclude-bots or --only-bots, not both")
+    rules = tuple(g if isinstance(g, tuple) else parse_group(g) for g in group)
+    mapped = tuple(f if isinstance(f, tuple) else parse_field(f) for f in fields)
+    seg_names = [s for spec in segments for s in spec.split(",")] if segments else []
+    return check_options(
+        LogOptions(
+            by=by,
+            measure=measure,
+            log_format=log_format,
+            keep_query=keep_query,
+            groups=rules,
+            bots="exclude" if exclude_bots else "only" if only_bots else "include",
+            geoip=os.fspath(geoip) if geoip is not None else None,
+            fields=mapped,
+            segments=tuple(seg_names),
+            every_dimension=every_dimension,
+        )
+    )
+
+
+def labels_for(by: str, measure: str) -> Labels:
+    """How a traffic analysis names its entities and values (``--by`` and ``--measure``)."""
+    return Labels(entity=_SINGULAR.get(by, by), entities=_PLURAL[by], value=measure)
 
 
 def traffic(
@@ -123,33 +176,16 @@ def traffic(
     >>> r.top_n_share, r.traffic.bot_share_hits  # doctest: +SKIP
     """
     from topshare.analyze import analyze
-    from topshare.errors import UsageError
-    from topshare.logs import parse_field
 
-    if exclude_bots and only_bots:
-        raise UsageError("give either --exclude-bots or --only-bots, not both")
-    rules = tuple(g if isinstance(g, tuple) else parse_group(g) for g in group)
-    mapped = tuple(f if isinstance(f, tuple) else parse_field(f) for f in fields)
-    seg_names = [s for spec in segments for s in spec.split(",")] if segments else []
-    opts = check_options(
-        LogOptions(
-            by=by,
-            measure=measure,
-            log_format=log_format,
-            keep_query=keep_query,
-            groups=rules,
-            bots="exclude" if exclude_bots else "only" if only_bots else "include",
-            geoip=os.fspath(geoip) if geoip is not None else None,
-            fields=mapped,
-            segments=tuple(seg_names),
-        )
-    )
+    opts = log_options(
+        by=by, measure=measure, log_format=log_format, keep_query=keep_query, group=group,
+        exclude_bots=exclude_bots, only_bots=only_bots, geoip=geoip, fields=fields,
+        segments=segments,
+    )  # fmt: skip
     paths = [os.fspath(p) for p in ([source] if isinstance(source, (str, os.PathLike)) else source)]
     dim = DIMENSIONS[opts.by]
     seg_cols = [[DIMENSIONS[s.replace("_", "-")] for s in spec.split(",")] for spec in segments]
-    labels = Labels(
-        entity=_SINGULAR.get(opts.by, opts.by), entities=_PLURAL[opts.by], value=opts.measure
-    )
+    labels = labels_for(opts.by, opts.measure)
     kwargs: dict[str, Any] = {"count": True} if opts.measure == "hits" else {"amount": "bytes"}
     return analyze(
         LogInput(paths, opts),
@@ -170,3 +206,9 @@ def traffic(
         tz=tz,
         **kwargs,
     )
+
+
+def window_days(result: Analysis) -> tuple[date | None, date | None]:
+    """The first and last day of the result's date window (--from/--to/--last; None: open)."""
+    scope = result.scope
+    return (scope.first_day, scope.last_day) if scope is not None else (None, None)

@@ -9,8 +9,10 @@ parameters serves the whole page. See docs/web.md.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -29,15 +31,18 @@ from topshare.analyze import DEFAULT_CR
 from topshare.charts import PLOTLY_CONFIG, figures, plotly_js
 from topshare.errors import InputError, TopshareError
 from topshare.explore import Explorer
+from topshare.explore_logs import TrafficExplorer
 from topshare.result import SCHEMA_VERSION, Analysis
 from topshare.web.figures import entity_figure
+from topshare.web.plain import Plain
 from topshare.web.security import Guard
 
 MAX_TOP = 1000
 #: Most periods one answer may hold (ten years of days): a bound on the work of one request.
 MAX_PERIODS = 3700
 _DAYS = {"day": 1, "week": 7, "month": 28, "quarter": 89, "year": 365}
-_MEMO = 256  # answers kept (JSON-ready dicts); the explorer keeps fewer analyses
+_MEMO = 256  # analyses and chart specs kept; the explorer keeps fewer analyses
+_BODY_BYTES = 64 * 2**20  # response bodies kept (least recently used dropped first)
 
 SUMMARY_KEYS = (
     "total", "n_entities", "top_n", "top_n_sum", "top_n_share", "tie_at_boundary", "cr", "hhi",
@@ -88,6 +93,8 @@ class Ask:
     cr: tuple[int, ...]
     pareto: float
     hhi_bands: str
+    dimension: str | None = None  # access logs only (serve --traffic): a --by name
+    measure: str | None = None  # access logs only: hits or bytes
 
 
 def _ask(
@@ -125,6 +132,17 @@ def _ask(
     ] = ",".join(map(str, DEFAULT_CR)),
     pareto: Annotated[float, Query(gt=0, le=1, description="Pareto threshold p.")] = 0.8,
     hhi_bands: Annotated[Literal["2023", "2010"], Query(description="HHI bands.")] = "2023",
+    dimension: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            description="Access logs only: the dimension (path, ip, referrer-domain...; "
+            "/api/meta lists this log's).",
+        ),
+    ] = None,
+    measure: Annotated[
+        Literal["hits", "bytes"] | None, Query(description="Access logs only: hits or bytes.")
+    ] = None,
 ) -> Ask:
     pairs: list[tuple[str, str | None]] = []
     for item in filter:
@@ -133,7 +151,8 @@ def _ask(
             raise _BadRequest(f"filter must be COLUMN=VALUE, got {item!r}")
         pairs.append((col, value))
     return Ask(top, period, date_from, date_to, last, tuple(pairs),
-               tuple(int(k) for k in cr.split(",")), float(pareto), hhi_bands)  # fmt: skip
+               tuple(int(k) for k in cr.split(",")), float(pareto), hhi_bands,
+               dimension, measure)  # fmt: skip
 
 
 class _BadRequest(Exception):
@@ -144,16 +163,26 @@ AskDep = Annotated[Ask, Depends(_ask)]
 
 
 class _Answers:
-    """Analyses (as JSON-ready dicts) and chart specs per :class:`Ask`, computed once each."""
+    """Analyses, chart specs and response bodies per :class:`Ask`, computed once each."""
 
     def __init__(self, explorer: Explorer, bars: int) -> None:
         self.explorer = explorer
         self.bars = bars
+        self.plain = Plain()
         self._lock = threading.Lock()
         self._memo: OrderedDict[Any, Any] = OrderedDict()
+        self._bodies: OrderedDict[Any, bytes] = OrderedDict()
+        self._body_bytes = 0
+
+    def _explorer(self, ask: Ask) -> Explorer:
+        """The explorer that answers ``ask`` (one per dimension and measure for a log: see
+        :mod:`topshare.web.traffic_api`)."""
+        if ask.dimension is not None or ask.measure is not None:
+            raise _BadRequest("dimension and measure apply to access logs (serve --traffic)")
+        return self.explorer
 
     def _where(self, ask: Ask) -> dict[str, str | None]:
-        values = self.explorer.segment_values
+        values = self._explorer(ask).segment_values
         out: dict[str, str | None] = {}
         for col, value in ask.filter:
             name = next((c for c in values if c.lower() == col.lower()), None)
@@ -166,16 +195,14 @@ class _Answers:
     def _check_span(self, ask: Ask) -> None:
         if ask.period is None:
             return
-        span = self.explorer.span(date_from=ask.date_from, date_to=ask.date_to, last=ask.last)
+        span = self._explorer(ask).span(date_from=ask.date_from, date_to=ask.date_to, last=ask.last)
         if span and (span[1] - span[0]).days // _DAYS[ask.period] + 1 > MAX_PERIODS:
             raise _BadRequest(
                 f"more than {MAX_PERIODS:,} periods of one {ask.period} from {span[0]} to "
                 f"{span[1]}: choose a longer period or a shorter date range"
             )
 
-    def analysis(
-        self, ask: Ask, *, series: bool = True, segments: bool = True
-    ) -> tuple[Analysis, dict[str, Any]]:
+    def analysis(self, ask: Ask, *, series: bool = True, segments: bool = True) -> Analysis:
         """The analysis for ``ask``; without ``series`` the period is left out (none of the
         overall numbers depends on it), without ``segments`` the segment breakdowns."""
         if not series:  # the period changes none of these numbers: one answer for all
@@ -188,33 +215,69 @@ class _Answers:
                 return hit  # type: ignore[no-any-return]
         if series:
             self._check_span(ask)
-        result = self.explorer.analyze(
+        result = self._explorer(ask).analyze(
             top=ask.top, cr=ask.cr, pareto=ask.pareto, hhi_bands=ask.hhi_bands,
             period=ask.period if series else None, date_from=ask.date_from, date_to=ask.date_to,
             last=ask.last, where=self._where(ask), segments=None if segments else (),
         )  # fmt: skip
-        data = result.to_dict()
-        data["filter"] = self._where(ask)
-        answer = (result, data)
-        self._keep(key, answer)
-        return answer
+        self._keep(key, result)
+        return result
+
+    def pick(self, ask: Ask, keys: tuple[str, ...], **kind: bool) -> dict[str, Any]:
+        """The keys ``keys`` of ``Analysis.to_dict()`` for ``ask``, with the head and filter."""
+        result = self.analysis(ask, **kind)
+        return {**_head(), **{k: self.plain.key(result, k) for k in keys},
+                "filter": self._where(ask)}  # fmt: skip
+
+    def periods(self, ask: Ask, keys: tuple[str, ...] | None, drop: tuple[str, ...] = ()) -> Any:
+        """Each period of ``ask``'s series as in ``to_dict()`` (only ``keys``, or all but
+        ``drop``)."""
+        result = self.analysis(ask, segments=False)
+        if result.periods is None:
+            raise _BadRequest("the source has no date column: no periods")
+        return [self.plain.fields(p, result.scale, keys, drop) for p in result.periods]
 
     def charts(self, ask: Ask) -> dict[str, dict[str, Any]]:
         with self._lock:
             hit = self._memo.get(("c", ask))
         if hit is not None:
             return hit  # type: ignore[no-any-return]
-        figs = figures(self.analysis(ask)[0], bars=self.bars)
+        # The charts read the series of the whole scope and the overall numbers of each
+        # segment value, never a segment's own series: the analysis of the periods and that
+        # of the segments (shared with those views) draw what the full analysis would.
+        if ask.period is None:
+            result = self.analysis(ask)
+        else:
+            by_segment = self.analysis(ask, series=False).segments
+            result = dataclasses.replace(self.analysis(ask, segments=False), segments=by_segment)
+        figs = figures(result, bars=self.bars)
         self._keep(("c", ask), figs)
         return figs
 
     def entity(self, name: str, ask: Ask) -> dict[str, Any]:
         self._check_span(ask)
-        series = self.explorer.entity(
+        series = self._explorer(ask).entity(
             name, top=ask.top, period=ask.period, date_from=ask.date_from, date_to=ask.date_to,
             last=ask.last, where=self._where(ask),
         )  # fmt: skip
-        return {**series.to_dict(), "chart": entity_figure(series, self.explorer.labels.value)}
+        value = self._explorer(ask).labels.value
+        return {**series.to_dict(), "chart": entity_figure(series, value)}
+
+    def respond(self, key: Any, build: Callable[[], Any]) -> Response:
+        """The JSON response of ``build()``, its body kept per ``key`` (a view and its Ask)."""
+        with self._lock:
+            body = self._bodies.get(key)
+            if body is not None:
+                self._bodies.move_to_end(key)
+        if body is None:
+            body = bytes(JSONResponse(build()).body)
+            with self._lock:
+                if key not in self._bodies:
+                    self._bodies[key] = body
+                    self._body_bytes += len(body)
+                while self._body_bytes > _BODY_BYTES and len(self._bodies) > 1:
+                    self._body_bytes -= len(self._bodies.popitem(last=False)[1])
+        return Response(body, media_type="application/json")
 
     def _keep(self, key: Any, value: Any) -> None:
         with self._lock:
@@ -225,10 +288,6 @@ class _Answers:
 
 def _head() -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, "topshare_version": __version__}
-
-
-def _pick(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    return {**_head(), **{k: data[k] for k in keys}, "filter": data["filter"]}
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -246,12 +305,29 @@ def _plotly() -> bytes:
 
 
 def create_app(
-    explorer: Explorer, *, token: str | None = None, loopback_only: bool = True, bars: int = 30
+    explorer: Explorer | TrafficExplorer,
+    *,
+    token: str | None = None,
+    loopback_only: bool = True,
+    bars: int = 30,
 ) -> Any:
-    """The ASGI app serving ``explorer``. ``token``: every request must carry it (Bearer header,
+    """The ASGI app serving ``explorer`` (or the explorers of an access log, chosen per request
+    by ``dimension`` and ``measure``). ``token``: every request must carry it (Bearer header,
     or a cookie set by opening ``/?token=…`` once). ``loopback_only``: refuse requests whose
     Host is not a loopback name (for a server without a token, bound to 127.0.0.1)."""
-    answers = _Answers(explorer, bars)
+    from topshare.web import traffic_api
+
+    log = isinstance(explorer, TrafficExplorer)
+    answers = (
+        traffic_api.LogAnswers(explorer, bars)
+        if isinstance(explorer, TrafficExplorer)
+        else _Answers(explorer, bars)
+    )
+    # The explorer's arrays, kept groups and first views, and every module loaded so far live
+    # as long as the server: out of the collector's sight, a full collection no longer walks
+    # them (one took 0.4-1 s in the middle of a request at 1 M rows).
+    gc.freeze()
+    log_keys = ("traffic",) if log else ()  # the format, bot share, visitors of the top rows
     app = FastAPI(
         title="topshare",
         version=__version__,
@@ -324,52 +400,62 @@ def create_app(
             "segments": explorer.segment_values,
             "periods": list(_DAYS) if explorer.has_date else [],
             "limits": {"top": MAX_TOP, "periods": MAX_PERIODS},
+            **({"traffic": explorer.describe()} if isinstance(explorer, TrafficExplorer) else {}),
         })  # fmt: skip
 
+    def overall(ask: Ask, view: str, keys: tuple[str, ...]) -> Response:
+        ask = dataclasses.replace(ask, period=None)  # not applied: one answer for every period
+        return answers.respond(
+            (view, ask), lambda: answers.pick(ask, keys, series=False, segments=False)
+        )
+
     @app.get("/api/summary", responses=_ERRORS, tags=["api"])
-    def summary(ask: AskDep) -> JSONResponse:
+    def summary(ask: AskDep) -> Response:
         """The headline numbers: top-N sum and share, CR_k, HHI, Gini, Theil, entropy, Pareto,
         majors, negatives, rows and money reconciliation, columns, source, scope. (`period`
         changes none of these numbers and is not applied here.)"""
-        data = answers.analysis(ask, series=False, segments=False)[1]
-        return JSONResponse(_pick(data, SUMMARY_KEYS))
+        return overall(ask, "summary", SUMMARY_KEYS + log_keys)
 
     @app.get("/api/top", responses=_ERRORS, tags=["api"])
-    def top(ask: AskDep) -> JSONResponse:
+    def top(ask: AskDep) -> Response:
         """The top-N table with its Others row (rows add up to the total)."""
-        data = answers.analysis(ask, series=False, segments=False)[1]
-        return JSONResponse(_pick(data, TOP_KEYS))
+        return overall(ask, "top", TOP_KEYS + log_keys)
 
     @app.get("/api/lorenz", responses=_ERRORS, tags=["api"])
-    def lorenz(ask: AskDep) -> JSONResponse:
+    def lorenz(ask: AskDep) -> Response:
         """The Lorenz curve (at most 1,000 points), the Gini and the Pareto point."""
-        data = answers.analysis(ask, series=False, segments=False)[1]
-        return JSONResponse(_pick(data, LORENZ_KEYS))
+        return overall(ask, "lorenz", LORENZ_KEYS)
+
+    def series(
+        ask: Ask, view: str, keys: tuple[str, ...] | None, drop: tuple[str, ...]
+    ) -> Response:
+        if ask.period is None:
+            raise _BadRequest("this view needs a period: day, week, month, quarter or year")
+
+        def build() -> dict[str, Any]:
+            rows = answers.periods(ask, keys, drop)
+            head = answers.pick(ask, ("top_n", "labels", "scale", "scope"), segments=False)
+            return {**head, "periods": rows}
+
+        return answers.respond((view, ask), build)
 
     @app.get("/api/periods", responses=_ERRORS, tags=["api"])
-    def periods(ask: AskDep) -> JSONResponse:
+    def periods(ask: AskDep) -> Response:
         """Every metric per period (needs `period`), empty periods included."""
-        data = _needs_period(answers, ask)
-        rows = [{k: v for k, v in p.items() if k not in PERIOD_DROP} for p in data["periods"]]
-        return JSONResponse({**_pick(data, ("top_n", "labels", "scale", "scope")),
-                             "periods": rows})  # fmt: skip
+        return series(ask, "periods", None, PERIOD_DROP)
 
     @app.get("/api/churn", responses=_ERRORS, tags=["api"])
-    def churn(ask: AskDep) -> JSONResponse:
+    def churn(ask: AskDep) -> Response:
         """Who entered, left and stayed in the top N between consecutive periods, and the exact
         decomposition of the change in top-N share (needs `period`)."""
-        data = _needs_period(answers, ask)
-        rows = [{k: p[k] for k in CHURN_KEYS} for p in data["periods"]]
-        return JSONResponse({**_pick(data, ("top_n", "labels", "scale", "scope")),
-                             "periods": rows})  # fmt: skip
+        return series(ask, "churn", CHURN_KEYS, ())
 
     @app.get("/api/segments", responses=_ERRORS, tags=["api"])
-    def segments(ask: AskDep) -> JSONResponse:
+    def segments(ask: AskDep) -> Response:
         """Every metric per segment value of the served segment columns (with `period`, each
         segment's series too) and the between/within split of Theil T."""
-        data = answers.analysis(ask)[1]
-        return JSONResponse(_pick(data, ("top_n", "total", "labels", "scale", "scope",
-                                         "segments", "theil_decomposition")))  # fmt: skip
+        keys = ("top_n", "total", "labels", "scale", "scope", "segments", "theil_decomposition")
+        return answers.respond(("segments", ask), lambda: answers.pick(ask, keys))
 
     @app.get("/api/charts", responses=_ERRORS, tags=["api"])
     def charts(
@@ -378,7 +464,7 @@ def create_app(
             Literal["pareto", "lorenz", "trend", "churn", "segments"] | None,
             Query(description="Only this chart (default: every chart that applies)."),
         ] = None,
-    ) -> JSONResponse:
+    ) -> Response:
         """The Plotly figure specifications of the page's charts (the same as the HTML report's)
         and the Plotly config they are drawn with."""
         figs = answers.charts(ask)
@@ -387,8 +473,10 @@ def create_app(
                 raise _BadRequest(f"no {chart} chart for these parameters (it needs a period "
                                   "or segments)")  # fmt: skip
             figs = {chart: figs[chart]}
-        return JSONResponse({"schema_version": SCHEMA_VERSION, "topshare_version": __version__,
-                             "charts": figs, "config": PLOTLY_CONFIG})  # fmt: skip
+        return answers.respond(("charts", chart, ask), lambda: {
+            "schema_version": SCHEMA_VERSION, "topshare_version": __version__, "charts": figs,
+            "config": PLOTLY_CONFIG,
+        })  # fmt: skip
 
     @app.get(
         "/api/entity",
@@ -400,17 +488,21 @@ def create_app(
         name: Annotated[
             str, Query(min_length=1, max_length=1000, description="The entity's key, as written.")
         ],
-    ) -> JSONResponse:
+    ) -> Response:
         """One entity: its total, share and rank in the scope, and with `period` its value,
         share and rank in every period."""
-        return JSONResponse({**_head(), **answers.entity(name, ask),
-                             "filter": answers._where(ask)})  # fmt: skip
+        return answers.respond(("entity", name, ask), lambda: {
+            **_head(), **answers.entity(name, ask), "filter": answers._where(ask),
+        })  # fmt: skip
 
     _document_filter_values(app, explorer)
+    traffic_api.document(app, explorer)
     return Guard(app, token=token, loopback_only=loopback_only)
 
 
-def _document_filter_values(app: FastAPI, explorer: Explorer, most: int = 500) -> None:
+def _document_filter_values(
+    app: FastAPI, explorer: Explorer | TrafficExplorer, most: int = 500
+) -> None:
     """List the valid ``filter`` values (COLUMN=VALUE, of this source) in the OpenAPI document
     when there are not too many of them."""
     choices = [
@@ -434,12 +526,3 @@ def _document_filter_values(app: FastAPI, explorer: Explorer, most: int = 500) -
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-def _needs_period(answers: _Answers, ask: Ask) -> dict[str, Any]:
-    if ask.period is None:
-        raise _BadRequest("this view needs a period: day, week, month, quarter or year")
-    data = answers.analysis(ask, segments=False)[1]
-    if data["periods"] is None:
-        raise _BadRequest("the source has no date column: no periods")
-    return data

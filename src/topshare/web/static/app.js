@@ -30,6 +30,10 @@
     if ($("period").value) p.set("period", $("period").value);
     if ($("from").value) p.set("from", $("from").value);
     if ($("to").value) p.set("to", $("to").value);
+    if (meta && meta.traffic) {
+      p.set("dimension", $("dimension").value);
+      p.set("measure", $("measure").value);
+    }
     for (const sel of document.querySelectorAll("#filters select")) {
       if (sel.value === "") continue;
       p.append("filter", sel.dataset.column + "=" + (sel.value === NULL_VALUE ? "" : sel.value));
@@ -85,6 +89,11 @@
   function renderTop(t) {
     text("top-title", "Top " + t.top_n + " " + t.labels.entities);
     text("entity-head", t.labels.entity);
+    // Access logs: visitors of each top row (distinct IP + user agent per day; never summed).
+    const visitors = t.traffic && t.traffic.visitors.length ?
+      Object.fromEntries(t.traffic.visitors.map((v) => [v.entity, v.count])) : null;
+    $("visitors-head").hidden = !visitors;
+    const blank = visitors ? 1 : 0;
     const body = $("top-table").tBodies[0];
     body.replaceChildren();
     for (const r of t.top) {
@@ -101,6 +110,7 @@
       cell(tr, pct(r.share), "num");
       cell(tr, pct(r.cumulative_share), "num");
       cell(tr, r.abc || "");
+      if (visitors) cell(tr, r.entity in visitors ? fixed(visitors[r.entity], 0) : "n/a", "num");
       body.appendChild(tr);
     }
     const foot = $("top-table").tFoot;
@@ -112,10 +122,12 @@
     cell(others, money(t.others.value), "num");
     cell(others, pct(t.others.share), "num");
     cell(others, ""); cell(others, "");
+    if (blank) cell(others, "");
     const total = document.createElement("tr");
     total.id = "total-row";
     cell(total, ""); cell(total, "Total"); cell(total, money(t.total), "num");
     cell(total, pct(t.total && Number(t.total) > 0 ? 1 : null), "num"); cell(total, ""); cell(total, "");
+    if (blank) cell(total, "");
     foot.append(others, total);
   }
 
@@ -185,10 +197,31 @@
     }
   }
 
+  // Access logs: the dimension and measure controls (only the ones this log has).
+  function initTraffic(t, src) {
+    const fill = (id, items, chosen) => {
+      const sel = $(id);
+      for (const [value, label] of items) {
+        const opt = document.createElement("option");
+        opt.value = value; opt.textContent = label;
+        sel.appendChild(opt);
+      }
+      sel.value = chosen;
+    };
+    fill("dimension", t.dimensions.map((d) => [d.name, d.name]), t.dimension);
+    fill("measure", t.measures.map((m) => [m, m]), t.measure);
+    $("traffic-controls").hidden = false;
+    $("dimension").addEventListener("change", () => { $("entity-panel").hidden = true; });
+    const bots = t.bot_share_hits === null ? "bots unknown" : "bots " + pct(t.bot_share_hits) + " of hits";
+    text("source", src + " \u2014 " + t.format + " log, " + fixed(t.lines, 0) + " lines, " + bots +
+      (t.bots === "include" ? "" : " (" + t.bots + " bots)"));
+  }
+
   async function init() {
     meta = await api("/api/meta", "");
     const src = meta.source.paths.join(", ");
-    text("source", src + " \u2014 " + meta.labels.entity + " = " + meta.columns.entity +
+    if (meta.traffic) initTraffic(meta.traffic, src);
+    else text("source", src + " \u2014 " + meta.labels.entity + " = " + meta.columns.entity +
       (meta.columns.value ? ", value = " + meta.columns.value : ", counting rows") +
       (meta.columns.date ? ", date = " + meta.columns.date : ""));
     $("top").max = String(meta.limits.top);
