@@ -114,69 +114,72 @@ def scan(
             ))  # fmt: skip
             specs = [[_resolve_in(seg_cols, c) for c in spec] for spec in specs]
             opts = {"date_format": date_format, "decimal_comma": decimal_comma}
-            prepared = prepare(
-                src.table, roles, file_col=FILE_COL, segments=tuple(seg_cols),
-                period="day" if roles.date is not None else None, **opts,  # type: ignore[arg-type]
-            )  # fmt: skip
-            say("scanning every row once into the cache")
-            totals, cells = run(src, lambda: aggregate(con, prepared))
-            malformed = src.malformed()
-            refuse_wrong_encoding(src, malformed)
-            tot = run(src, lambda: collect(totals, prepared, 11))
-            money_in_units, rows_total = engine_totals(totals, prepared.scale)
-            say("finding examples of rejected rows")
-            rejections = build_rejections(src, roles, tot, malformed, labels, opts)
-            if strict and rejections:
-                raise RejectedRowsError(strict_message(rejections))
-            if tot.rows_valid == 0:
-                detail = "; ".join(f"{r.rows:,} {r.reason}" for r in rejections) or "no data rows"
-                raise InputError(f"{first}: no rows left to analyse ({detail})")
-            say("indexing the cache")
-            if roles.date is not None:
-                # Stored in day order: a date window then reads only the row groups whose days
-                # it covers (DuckDB keeps the min and max of each row group).
-                day_cells = cells.rename(day="period").order_by("day")
-                ordered = con.create_table(f"__topshare_days_{next(_ids)}", day_cells, temp=True)
-                if totals is not cells:
-                    _drop(con, cells)
-                cells = ordered
-            undated = cells
-            if roles.date is not None and prepared.segments:
-                per_segment = regroup(cells, ["reason", "key", *prepared.segments], True)
-                undated = con.create_table(
-                    f"__topshare_undated_{next(_ids)}", per_segment, temp=True
-                )
-            elif roles.date is not None:
-                undated = totals
-            seg_names = dict(zip(seg_cols, prepared.segments, strict=True))
-            values = _segment_values(cells, seg_names)
-            ents = con.create_table(
-                f"__topshare_entities_{next(_ids)}",
-                totals.filter(totals.reason.isnull()).select("key"),
-                temp=True,
-            )
-        return Cache(
-            con=con,
-            source=src,
-            roles=roles,
-            prepared=prepared,
-            tot=tot,
-            rejections=rejections,
-            rows_read=rows_total + len(malformed),
-            money_in_units=money_in_units,
-            labels=labels,
-            tz=tz,
-            segments=specs,
-            cells=cells,
-            totals=totals,
-            undated=undated,
-            seg_names=seg_names,
-            values=values,
-            entities=ents,
-        )
+            return scan_source(con, src, roles, seg_cols, specs, opts, labels, tz, strict, say)
     except BaseException:
         con.disconnect()
         raise
+
+
+def scan_source(
+    con: Any,
+    src: Source,
+    roles: Roles,
+    seg_cols: list[str],
+    specs: list[list[str]],
+    opts: dict[str, Any],
+    labels: Labels,
+    tz: str,
+    strict: bool,
+    say: Progress,
+    stage: str = "scanning every row once into the cache",
+) -> Cache:
+    """The one scan of an opened source (files, or a parsed log seen through one dimension)
+    whose roles and segment columns are known: the cells, totals and rejection accounting."""
+    first = src.name(src.files[0])
+    prepared = prepare(
+        src.table, roles, file_col=FILE_COL, segments=tuple(seg_cols),
+        period="day" if roles.date is not None else None, **opts,
+    )  # fmt: skip
+    say(stage)
+    totals, cells = run(src, lambda: aggregate(con, prepared))
+    malformed = src.malformed()
+    refuse_wrong_encoding(src, malformed)
+    tot = run(src, lambda: collect(totals, prepared, 11))
+    money_in_units, rows_total = engine_totals(totals, prepared.scale)
+    say("finding examples of rejected rows")
+    rejections = build_rejections(src, roles, tot, malformed, labels, opts)
+    if strict and rejections:
+        raise RejectedRowsError(strict_message(rejections))
+    if tot.rows_valid == 0:
+        detail = "; ".join(f"{r.rows:,} {r.reason}" for r in rejections) or "no data rows"
+        raise InputError(f"{first}: no rows left to analyse ({detail})")
+    say("indexing the cache")
+    if roles.date is not None:
+        # Stored in day order: a date window then reads only the row groups whose days it
+        # covers (DuckDB keeps the min and max of each row group).
+        day_cells = cells.rename(day="period").order_by("day")
+        ordered = con.create_table(f"__topshare_days_{next(_ids)}", day_cells, temp=True)
+        if totals is not cells:
+            _drop(con, cells)
+        cells = ordered
+    undated = cells
+    if roles.date is not None and prepared.segments:
+        per_segment = regroup(cells, ["reason", "key", *prepared.segments], True)
+        undated = con.create_table(f"__topshare_undated_{next(_ids)}", per_segment, temp=True)
+    elif roles.date is not None:
+        undated = totals
+    seg_names = dict(zip(seg_cols, prepared.segments, strict=True))
+    ents = con.create_table(
+        f"__topshare_entities_{next(_ids)}",
+        totals.filter(totals.reason.isnull()).select("key"),
+        temp=True,
+    )
+    return Cache(
+        con=con, source=src, roles=roles, prepared=prepared, tot=tot, rejections=rejections,
+        rows_read=rows_total + len(malformed), money_in_units=money_in_units, labels=labels,
+        tz=tz, segments=specs, cells=cells, totals=totals, undated=undated, seg_names=seg_names,
+        values=_segment_values(cells, seg_names), entities=ents,
+    )  # fmt: skip
 
 
 def _segment_values(cells: Any, seg_names: dict[str, str]) -> dict[str, list[str | None]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import itertools
 import os
 import threading
 from collections import OrderedDict
@@ -25,10 +24,9 @@ import ibis.expr.datatypes as dt
 
 from topshare import resident
 from topshare.backend import connect
-from topshare.cache import Cache, Progress, _drop, _segment_values
+from topshare.cache import Cache, Progress, scan_source
 from topshare.columns import map_roles, resolve
-from topshare.engine import aggregate, collect, prepare, regroup
-from topshare.errors import InputError, RejectedRowsError, TopshareError, UsageError
+from topshare.errors import TopshareError, UsageError
 from topshare.explore import Explorer, warm
 from topshare.logs import (
     DIMENSIONS,
@@ -41,12 +39,9 @@ from topshare.logs import (
     visitors,
 )
 from topshare.periods import check_tz
-from topshare.rejections import build_rejections, engine_totals, run, strict_message
 from topshare.result import Analysis, Labels
-from topshare.sources import FILE_COL
 from topshare.traffic import LogInput, labels_for, log_options, window_days
 
-_ids = itertools.count(1)
 #: Visitor counts kept per (date window, top keys) for the windowed requests of one explorer.
 _WINDOWED_KEPT = 256
 
@@ -287,43 +282,8 @@ def _scan(
     ))  # fmt: skip
     opts: dict[str, Any] = {"date_format": src.log.time_format, "decimal_comma": False}
     src.check_roles(roles, opts)
-    prepared = prepare(
-        src.table, roles, file_col=FILE_COL, segments=tuple(seg_cols), period="day", **opts
-    )
-    say(f"scanning the requests by {src.opts.by} ({src.opts.measure})")
-    totals, cells = run(src, lambda: aggregate(con, prepared))
-    tot = run(src, lambda: collect(totals, prepared, 11))
-    money_in_units, rows_total = engine_totals(totals, prepared.scale)
-    say("finding examples of malformed lines")
-    rejections = build_rejections(src, roles, tot, [], labels, opts)
-    if strict and rejections:
-        raise RejectedRowsError(strict_message(rejections))
-    if tot.rows_valid == 0:
-        detail = "; ".join(f"{r.rows:,} {r.reason}" for r in rejections) or "no requests"
-        raise InputError(f"{where}: no rows left to analyse ({detail})")
-    # In day order: a date window reads only the row groups whose days it covers.
-    n = next(_ids)
-    ordered = con.create_table(
-        f"__topshare_log_days_{n}", cells.rename(day="period").order_by("day"), temp=True
-    )
-    if totals is not cells:
-        _drop(con, cells)
-    undated = totals
-    if prepared.segments:
-        per_segment = regroup(ordered, ["reason", "key", *prepared.segments], True)
-        undated = con.create_table(f"__topshare_log_undated_{n}", per_segment, temp=True)
-    seg_names = dict(zip(seg_cols, prepared.segments, strict=True))
-    ents = con.create_table(
-        f"__topshare_log_entities_{n}",
-        totals.filter(totals.reason.isnull()).select("key"),
-        temp=True,
-    )
-    return Cache(
-        con=con, source=src, roles=roles, prepared=prepared, tot=tot, rejections=rejections,
-        rows_read=rows_total, money_in_units=money_in_units, labels=labels, tz=tz,
-        segments=specs, cells=ordered, totals=totals, undated=undated, seg_names=seg_names,
-        values=_segment_values(ordered, seg_names), entities=ents,
-    )  # fmt: skip
+    stage = f"scanning the requests by {src.opts.by} ({src.opts.measure})"
+    return scan_source(con, src, roles, seg_cols, specs, opts, labels, tz, strict, say, stage)
 
 
 def open_traffic_explorer(
