@@ -323,8 +323,8 @@ def test_too_precise_is_decided_by_the_digits_whatever_the_size(tmp_path: Path) 
         "customer,amount\n"
         "A,123456789012345678901.1234567\n"  # too_precise
         "B,1.1234560\n"  # 1.123456 exactly
-        "C,\"1,234.0000001\"\n"  # too_precise (a formatted amount)
-        "D,\"2,000.5000000\"\n"  # 2000.50 exactly
+        'C,"1,234.0000001"\n'  # too_precise (a formatted amount)
+        'D,"2,000.5000000"\n'  # 2000.50 exactly
         "E,-0.00000001\n"  # too_precise
     )
     r = run(csv(tmp_path, text))
