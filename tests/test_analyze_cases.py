@@ -326,13 +326,30 @@ def test_too_precise_is_decided_by_the_digits_whatever_the_size(tmp_path: Path) 
         'C,"1,234.0000001"\n'  # too_precise (a formatted amount)
         'D,"2,000.5000000"\n'  # 2000.50 exactly
         "E,-0.00000001\n"  # too_precise
+        "F,(12.0000001)\n"  # too_precise: before a closing parenthesis
+        "G,$1.0000001 \n"  # too_precise
+        "H,($3.5000000)\n"  # -3.50 exactly
     )
     r = run(csv(tmp_path, text))
-    assert r.total == D("2001.623456")
+    assert r.total == D("1998.123456")  # 1.123456 + 2000.50 - 3.50
     by = {x.reason: [e.line for e in x.examples] for x in r.rows.rejected_by_reason}
-    assert by == {"too_precise": [2, 4, 6]}
-    assert r.money.unreadable_rows == 3
+    assert by == {"too_precise": [2, 4, 6, 7, 8]}
+    assert r.money.unreadable_rows == 5
     assert r.money.reconciled is True
+
+
+def test_too_precise_with_a_decimal_comma(tmp_path: Path) -> None:
+    text = (
+        "customer;amount\n"
+        "A;12,0000001 €\n"  # too_precise: before a currency sign
+        "B;(1,0000001)\n"  # too_precise: before a closing parenthesis
+        "C;(2,5000000 €)\n"  # -2.50 exactly
+        "D;1.000,25\n"  # 1000.25
+    )
+    r = run(csv(tmp_path, text), decimal_comma=True)
+    assert r.total == D("997.75")
+    by = {x.reason: [e.line for e in x.examples] for x in r.rows.rejected_by_reason}
+    assert by == {"too_precise": [2, 3]}
 
 
 def test_rejection_examples_file_line_and_raw_text(tmp_path: Path) -> None:

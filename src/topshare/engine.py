@@ -19,7 +19,7 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pyarrow as pa
 
-from topshare import dialects
+from topshare import dialects, textrules
 from topshare.arrays import decimal_from_units, units_array
 from topshare.columns import Roles
 from topshare.money import AMOUNT_SCALE, WIDE, UnitsArray, exact_sum, fits_int64
@@ -236,7 +236,7 @@ def _scale_for(roles: Roles) -> int:
 # Each expensive expression below appears exactly once: DuckDB hoists repeated subexpressions
 # into a projection computed for every row, which would defeat the lazy CASE/COALESCE branches
 # (measured: a repeated TRIM in the fallback cost 1.7 s per 10 M rows).
-_CURRENCY = "[$€£¥]"
+_CURRENCY = textrules.CURRENCY
 _EN_AMOUNT = rf"^\s*\(?[-+]?{_CURRENCY}?\s?[-+]?\d{{1,3}}(,\d{{3}})*(\.\d+)?\)?\s*$"
 _EU_AMOUNT = (
     rf"^\s*\(?[-+]?{_CURRENCY}?\s?[-+]?\d{{1,3}}([. ]\d{{3}})*(,\d+)?\s?{_CURRENCY}?\)?\s*$"
@@ -280,8 +280,9 @@ def _too_precise(text: Any, value: Any, scale: int, decimal_comma: bool) -> Any:
     places that are not all zeros (the value was rounded). Only texts longer than ``scale`` + 2
     are looked at further. A pattern, not a comparison with a finer cast: that cast overflows
     DECIMAL(38, s) for texts with many integer digits (and would stop the whole query)."""
-    sep = "," if decimal_comma else r"\."
-    pattern = dialects.regex(rf"{sep}\d{{{scale}}}\d*[1-9]\d*\s*$", dialects.flavor(text))
+    pattern = dialects.regex(
+        textrules.too_precise_pattern(scale, decimal_comma), dialects.flavor(text)
+    )
     rounded = text.re_search(pattern) & value.notnull()
     return ibis.cases((text.length() > scale + 2, rounded.fill_null(False)), else_=False)
 

@@ -180,13 +180,23 @@ def parse_amount(text: str, scale: int, decimal_comma: bool, patterns: tuple[str
     return None if value is None else value * sign
 
 
+#: The currency signs a formatted amount may carry.
+CURRENCY = "[$€£¥]"
+
+
+def too_precise_pattern(scale: int, decimal_comma: bool) -> str:
+    """The end of a text with more than ``scale`` decimal places that are not all zeros, before
+    an optional currency sign and closing parenthesis ('12.0000001', '(1,234.0000001 €)')."""
+    sep = "," if decimal_comma else r"\."
+    return rf"{sep}\d{{{scale}}}\d*[1-9]\d*\s?{CURRENCY}?\)?\s*$"
+
+
 def too_precise(text: str, value: Decimal | None, scale: int, decimal_comma: bool) -> bool:
     """:func:`topshare.engine._too_precise` in Python: more than ``scale`` decimal places that
     are not all zeros."""
     if len(text) <= scale + 2 or value is None:
         return False
-    sep = "," if decimal_comma else r"\."
-    return bool(_compiled(rf"{sep}\d{{{scale}}}\d*[1-9]\d*\s*$").search(text))
+    return bool(_compiled(too_precise_pattern(scale, decimal_comma)).search(text))
 
 
 _DATE_COMMON = _compiled(DATE_COMMON)
