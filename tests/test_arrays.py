@@ -114,3 +114,24 @@ def test_amounts_past_28_digits_stay_exact_end_to_end(write: Writer) -> None:
 def test_nulls_can_be_given_a_code() -> None:
     arr = pa.array([5, None, 7, None, 9, 10, None, 3, 4], pa.int32()).slice(1, 7)
     assert int64_array(arr, null=-1).tolist() == [-1, 7, -1, 9, 10, -1, 3]
+
+
+def test_checks_and_the_report_stay_exact_past_28_digits(write: Writer) -> None:
+    # The top customer holds just under 10 % of a 31-digit total: 10 % of the total is
+    # ...567.845, which the default 28-digit context rounds to ...567.8 (below the top's value).
+    top = Decimal("123456789012345678901234567.84")
+    rest = [Decimal("111111110111111111011111111.06")] * 9 + [
+        Decimal("111111110111111111011111111.07")
+    ]
+    wide = Context(prec=80)
+    total = Decimal(0)
+    for v in [top, *rest]:
+        total = wide.add(total, v)
+    assert total == Decimal("1234567890123456789012345678.45")
+    assert wide.multiply(Decimal("0.1"), total) > top  # not a major customer, exactly
+    path = write("big.csv", "customer,amount\n" + "".join(
+        f"c{i},{v}\n" for i, v in enumerate([top, *rest])
+    ))  # fmt: skip
+    result = topshare.check(path, [topshare.Rule("major", 0.1)])
+    assert [o.status for o in result.outcomes] == ["pass"]
+    assert topshare.analyze(path).major == []

@@ -20,6 +20,7 @@ from typing import Any
 
 from topshare import __version__
 from topshare.errors import InputError, TopshareError, UsageError
+from topshare.money import WIDE
 from topshare.result import SCHEMA_VERSION, Analysis, Slice, _plain
 
 #: metric -> (direction, description). "max": breached above; "min": breached below.
@@ -229,13 +230,14 @@ def _judge(rule: Rule, where: str, part: Analysis | Slice) -> Outcome:
         value = part.top_n_share if rule.metric == "top_n_share" else part.top1_share
         if total <= 0 or value is None:
             return Outcome(rule.title, rule.metric, rule.scope, where, None, rule.threshold, "n/a")
+        bound = WIDE.multiply(t, total)  # exact (the default context would round past 28 digits)
         if rule.metric == "major":
-            breach = part_sum >= t * total  # exact: share >= threshold
+            breach = part_sum >= bound  # exact: share >= threshold
             named = {r.entity: r.value for r in part.top} | {m.entity: m.value for m in part.major}
             entities = [k for k, v in sorted(named.items(), key=lambda kv: (-kv[1], kv[0]))
-                        if v >= t * total]  # fmt: skip
+                        if v >= bound]  # fmt: skip
         else:
-            breach = part_sum > t * total
+            breach = part_sum > bound
             if rule.metric == "top1_share" and breach and part.top:
                 entities = [part.top[0].entity]
     else:

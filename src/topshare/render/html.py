@@ -13,13 +13,14 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, reduce
 from typing import Any
 
 import jinja2
 
 from topshare import charts
 from topshare.metrics import HHI_BANDS
+from topshare.money import WIDE
 from topshare.render.text import (
     headline,
     index_lines,
@@ -92,7 +93,7 @@ def _top_rows(r: Analysis) -> list[Row]:
     ]
     rest: list[TopRow] = r.top[MAX_TOP_ROWS:]
     if rest:
-        value = sum((t.value for t in rest), Decimal(0))
+        value = reduce(WIDE.add, (t.value for t in rest), Decimal(0))  # exact
         share = None if r.total <= 0 else float(value / r.total)
         rows.append(
             Row(
