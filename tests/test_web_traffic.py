@@ -25,7 +25,7 @@ from test_traffic import CHROME, FIREFOX, GOOGLEBOT, line
 from test_traffic_cli import cli
 from test_web import request
 from topshare.explore import open_explorer
-from topshare.explore_logs import TrafficExplorer, open_traffic_explorer
+from topshare.explore_logs import MAX_EXPLORERS, TrafficExplorer, open_traffic_explorer
 from topshare.traffic import traffic
 from topshare.web import create_app
 
@@ -159,6 +159,27 @@ def test_malformed_lines_and_bots_as_traffic_reports_them(app: Any, log: Path) -
     top = get(app, "/api/top?top=1&dimension=ip")
     assert top["top"][0]["entity"] == "10.0.0.1"
     assert top["traffic"]["visitors"] == [{"entity": "10.0.0.1", "count": 2}]  # 1 Oct, 3 Nov
+
+
+def test_visitors_follow_the_filter_and_the_window(app: Any) -> None:
+    # 10.0.0.1: Firefox on 1 Oct (two 2xx requests) and on 3 Nov (a 5xx one).
+    def top_ip(query: str) -> tuple[list[tuple[str, int]], list[dict[str, Any]]]:
+        got = get(app, f"/api/top?top=1&dimension=ip&{query}")
+        return values_top(got), got["traffic"]["visitors"]
+
+    def values_top(got: dict[str, Any]) -> list[tuple[str, int]]:
+        return [(row["entity"], int(row["value"])) for row in got["top"]]
+
+    assert top_ip("filter=status_class=2xx") == (
+        [("10.0.0.1", 2)],
+        [{"entity": "10.0.0.1", "count": 1}],
+    )
+    assert top_ip("filter=status_class=5xx") == (
+        [("10.0.0.1", 1)],
+        [{"entity": "10.0.0.1", "count": 1}],
+    )
+    assert top_ip("to=2024-10-31") == ([("10.0.0.1", 2)], [{"entity": "10.0.0.1", "count": 1}])
+    assert top_ip("") == ([("10.0.0.1", 3)], [{"entity": "10.0.0.1", "count": 2}])
 
 
 def test_meta_lists_the_dimensions_of_the_format(app: Any) -> None:
@@ -311,3 +332,18 @@ def test_concurrent_first_uses_build_one_explorer(traffic_explorer: TrafficExplo
 
 def values_of(result: Any) -> dict[str, int]:
     return {r.entity: int(r.value) for r in result.top}
+
+
+def test_explorers_are_bounded_and_rebuilt_when_asked_again(log: Path) -> None:
+    pairs = [(d, m) for d in ("path", "ip", "status", "status-class") for m in ("hits", "bytes")]
+    with open_traffic_explorer(log) as ex:
+        web = create_app(ex)
+        for d, m in pairs:
+            assert values(get(web, f"/api/top?top=50&dimension={d}&measure={m}")) == _expected(d, m)
+        kept = set(ex._explorers)
+        assert len(kept) == MAX_EXPLORERS
+        assert ("path", "hits") in kept  # the default stays
+        forgotten = next(p for p in pairs if p not in kept)
+        d, m = forgotten
+        assert values(get(web, f"/api/top?top=50&dimension={d}&measure={m}")) == _expected(d, m)
+        assert len(ex._explorers) == MAX_EXPLORERS

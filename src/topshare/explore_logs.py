@@ -24,7 +24,7 @@ import ibis.expr.datatypes as dt
 
 from topshare import resident
 from topshare.backend import connect
-from topshare.cache import Cache, Progress, scan_source
+from topshare.cache import Cache, Progress, _drop, scan_source
 from topshare.columns import map_roles, resolve
 from topshare.errors import TopshareError, UsageError
 from topshare.explore import Explorer, warm
@@ -42,7 +42,9 @@ from topshare.periods import check_tz
 from topshare.result import Analysis, Labels
 from topshare.traffic import LogInput, labels_for, log_options, window_days
 
-#: Visitor counts kept per (date window, top keys) for the windowed requests of one explorer.
+#: The explorers of a log kept at once (dimension x measure pairs, the default included).
+MAX_EXPLORERS = 6
+#: Visitor counts kept per (date window, filter, top keys) for the requests of one explorer.
 _WINDOWED_KEPT = 256
 
 
@@ -64,23 +66,25 @@ class LogExplorer(Explorer):
         self.measure = log.options.measure
         self._log = log
         self._view = view
-        self._seen = seen  # visitors of every key over the whole log (no date window)
-        self._windowed: OrderedDict[Any, dict[str, int]] = OrderedDict()  # (window, keys)
+        self._seen = seen  # visitors of every key over the whole log (no window, no filter)
+        self._windowed: OrderedDict[Any, dict[str, int]] = OrderedDict()  # (scope, keys)
         # The log's one connection answers one query at a time (shared by every dimension).
         self._windowed_lock = con_lock or threading.RLock()
 
     def analyze(self, **kw: Any) -> Analysis:
         result = super().analyze(**kw)
         first, last = window_days(result)
-        if self._seen is None or (first is None and last is None):
+        filt = self._where(kw.get("where"))  # known segment columns and values only
+        if self._seen is None or (first is None and last is None and not filt):
             return self._log.finish(self._view, result, self._seen)
-        # A date window: the visitors of the top keys within it (one query, kept).
+        # A date window or a filter: the visitors of the top keys within it (one query, kept).
         keys = [r.entity for r in result.top]
-        memo = (first, last, tuple(keys))
+        memo = (first, last, filt, tuple(keys))
         with self._windowed_lock:
             counts = self._windowed.get(memo)
             if counts is None:
-                counts = visitors(self._view, DIMENSIONS[self.dimension], keys, first, last)
+                dim = DIMENSIONS[self.dimension]
+                counts = visitors(self._view, dim, keys, first, last, filt)
                 self._windowed[memo] = counts
                 while len(self._windowed) > _WINDOWED_KEPT:
                     self._windowed.popitem(last=False)
@@ -209,7 +213,24 @@ class TrafficExplorer:
                 except TopshareError as exc:
                     self._failed[key] = exc
                     raise
+                self._forget_old(keep=key)
             return hit
+
+    def _forget_old(self, keep: tuple[str, str]) -> None:
+        """Keep at most :data:`MAX_EXPLORERS` explorers (the default always): the oldest built
+        other than the default is forgotten, its cells freed when no request holds it (a later
+        request builds it again). Any request can name any dimension: without a bound, a server
+        would keep every dimension x measure of the log in memory."""
+        default = (self.dimension, self.measure)
+        while len(self._explorers) > MAX_EXPLORERS:
+            old = next(k for k in self._explorers if k not in (default, keep))
+            gone = self._explorers.pop(old)
+            if gone._res is not None:  # answered from memory: its engine tables are unused
+                c = gone._cache
+                for table in {
+                    id(t): t for t in (c.cells, c.totals, c.undated, c.entities)
+                }.values():
+                    _drop(self._con, table)
 
     def _build(self, by: str, measure: str, progress: Progress | None = None) -> LogExplorer:
         opts = dataclasses.replace(self._opts, by=by, measure=measure, every_dimension=False)

@@ -18,6 +18,7 @@ import itertools
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -538,11 +539,13 @@ def visitors(
     keys: list[str] | None,
     first: date | None = None,
     last: date | None = None,
+    where: Sequence[tuple[str, str | None]] = (),
 ) -> dict[str, int]:
     """Distinct (IP, user agent, day) per key, for a few keys (``None``: every key; not
     additive: shown, never summed or shared), over the requests of the days ``first`` to
-    ``last`` (both included; None: open). The day is the request's date in the session's
-    time zone."""
+    ``last`` (both included; None: open) whose dimensions have the values of ``where``
+    ((dimension, value) pairs of this source's own dimensions; None: no value). The day is the
+    request's date in the session's time zone."""
     if keys is not None and not keys:
         return {}
     fmt = src.log.time_format
@@ -555,6 +558,15 @@ def visitors(
         + (f" AND {dim} IN ({', '.join(_quote(k) for k in keys)})" if keys is not None else "")
         + (f" AND {day} >= DATE '{first.isoformat()}'" if first is not None else "")
         + (f" AND {day} <= DATE '{last.isoformat()}'" if last is not None else "")
+        + "".join(_equals(col, value) for col, value in where)
         + " GROUP BY 1"
     )
     return {str(k): int(n) for k, n in src.con.con.execute(sql).fetchall() if k is not None}
+
+
+def _equals(col: str, value: str | None) -> str:
+    """`` AND col = 'value'`` for one of the source's dimensions (a known name, never a
+    request's text), ``IS NULL`` for no value."""
+    if not col.isidentifier():
+        raise UsageError(f"not a dimension: {col!r}")
+    return f" AND {col} IS NULL" if value is None else f" AND {col} = {_quote(value)}"
