@@ -222,6 +222,20 @@ def test_missing_database_file(tmp_path: Path) -> None:
     assert "no such database file" in one_line_error(r.err)
 
 
+def test_a_sum_past_sqlite_integers_is_one_clear_line(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "big.sqlite"
+    with sqlite3.connect(path) as con:  # 2 x 9e12 at 6 places: 1.8e19 units > 2**63
+        con.execute("CREATE TABLE s (customer TEXT, amount TEXT)")
+        con.executemany("INSERT INTO s VALUES (?, ?)", [("a", "9000000000000")] * 2)
+    r = run_cli("revenue", path, "--table", "s")
+    assert r.code == 2
+    line = one_line_error(r.err)
+    assert "integer overflow" in line
+    assert "64-bit" in line
+
+
 # --- the DuckDB text rules on PostgreSQL and SQLite ---------------------------------------------
 
 #: Texts where the rules are easy to get wrong: spaces (RE2's \s has no \v; DuckDB's casts trim

@@ -46,6 +46,12 @@ def run(src: Source, fn: Any) -> Any:
         where = ", ".join(src.name(f) for f in src.files[:3])
         if "invalid unicode" in str(exc).lower():
             first += " (try --encoding latin-1 or utf-16)"
+        elif first.lower() == "integer overflow":  # SQLite sums amounts as int64 units
+            first = (
+                "integer overflow: a sum of the amount column passes the database's 64-bit "
+                "integers (SQLite sums amounts as integer units: about 9.2 x 10^12 at 6 "
+                "decimal places); analyse a copy in DuckDB or PostgreSQL"
+            )
         raise InputError(f"{where}: {first}") from exc
 
 
