@@ -232,6 +232,8 @@ def test_url_errors_are_one_line(spark_session: Any, write: Writer) -> None:
         topshare.analyze(renamed.as_uri(), engine="spark", spark=spark_session)
     with pytest.raises(topshare.TopshareError, match="not both"):
         topshare.analyze([path, path.as_uri()], engine="spark", spark=spark_session)
+    with pytest.raises(topshare.UsageError, match="--encoding latin-1 needs a local path"):
+        topshare.analyze(path.as_uri(), engine="spark", spark=spark_session, encoding="latin-1")
 
 
 @pytest.mark.slow

@@ -120,8 +120,11 @@ def open_remote(
     if format is not None and format not in FORMATS:
         raise UsageError(f"unknown input format {format!r}: expected one of {', '.join(FORMATS)}")
     enc = (encoding or "utf-8").lower()
-    if enc == "utf-16":
-        raise UsageError("--encoding utf-16 needs a local path with --engine spark")
+    if enc.replace("-", "") != "utf8":  # Spark's text reader (the sniffed sample) reads UTF-8
+        raise UsageError(
+            f"--encoding {encoding} needs a local path with --engine spark (files named by URL "
+            "are read as UTF-8)"
+        )
     files, display = list_files(spark, items)
     first = files[0]
     fmt = format or _EXT.get(os.path.splitext(_strip_gz(first))[1].lower())
