@@ -110,7 +110,7 @@
       cell(tr, pct(r.share), "num");
       cell(tr, pct(r.cumulative_share), "num");
       cell(tr, r.abc || "");
-      if (visitors) cell(tr, r.entity in visitors ? fixed(visitors[r.entity], 0) : "n/a", "num");
+      if (visitors) cell(tr, Object.hasOwn(visitors, r.entity) ? fixed(visitors[r.entity], 0) : "n/a", "num");
       body.appendChild(tr);
     }
     const foot = $("top-table").tFoot;
