@@ -34,6 +34,7 @@ import uvicorn
 from generate import ensure
 from topshare.explore import open_explorer
 from topshare.web import create_app
+from topshare.web.serve import settle
 
 TOPS = (5, 10, 20, 50)
 PERIODS = ("month", "quarter", "week")
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = plan(args.requests, args.seed, entities)
 
     port = free_port()
+    settle()  # as `topshare serve` does before it serves
     server = uvicorn.Server(
         uvicorn.Config(create_app(explorer), host="127.0.0.1", port=port, log_level="warning")
     )

@@ -198,3 +198,15 @@ def _drop(con: Any, table: Any) -> None:
     """Drop a temporary table of this connection (the query's own, never the cache)."""
     name = table.op().name  # one of ours: letters, digits and underscores only
     con.con.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
+
+
+def release(cache: Cache) -> None:
+    """Drop the cache's tables from the engine (cells, per-entity totals, undated cells,
+    entities): for an explorer that holds the cells in memory (:mod:`topshare.resident`) and
+    never queries the engine again. Its small facts (totals, rejections, segment values) stay."""
+    for table in {
+        id(t): t for t in (cache.cells, cache.totals, cache.undated, cache.entities)
+    }.values():
+        name = getattr(table.op(), "name", "")
+        if isinstance(name, str) and name.startswith("__topshare_"):
+            cache.con.con.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')

@@ -37,7 +37,7 @@ from topshare.analyze import (
     _over_time_and_segments,
     _Scope,
 )
-from topshare.cache import Cache, Progress, _drop, scan
+from topshare.cache import Cache, Progress, _drop, release, scan
 from topshare.engine import (
     Prepared,
     RejectStat,
@@ -85,6 +85,7 @@ class Explorer:
         self.source = cache.source
         self.roles = cache.roles
         self._tot_all = cache.tot
+        self._all_units: int | None = None  # exact sum of every entity's total, made once
         self.rejections = cache.rejections
         self._rows_read = cache.rows_read
         self._money_in = cache.money_in_units
@@ -341,7 +342,11 @@ class Explorer:
         return list(dict.fromkeys(c for spec in scope.segments for c in spec))
 
     def _outside(
-        self, win: Window | None, filt: tuple[tuple[str, Any], ...], inside: Totals
+        self,
+        win: Window | None,
+        filt: tuple[tuple[str, Any], ...],
+        inside: Totals,
+        inside_units: int | None = None,
     ) -> RejectStat | None:
         """The valid rows outside the scope (what analyze() counts as out of range): the whole
         source's valid rows less those inside, exactly (a valid row's amount is always known)."""
@@ -350,7 +355,11 @@ class Explorer:
         rows = self._tot_all.rows_valid - inside.rows_valid
         if not rows:
             return None
-        units = exact_sum(self._tot_all.units) - exact_sum(inside.units)
+        if self._all_units is None:
+            self._all_units = exact_sum(self._tot_all.units)
+        units = self._all_units - (
+            exact_sum(inside.units) if inside_units is None else inside_units
+        )
         return RejectStat("out_of_range", rows, units, 0)
 
     def _query_totals(
@@ -524,6 +533,7 @@ def open_explorer(
         )  # fmt: skip
         explorer = Explorer(cache, res)
         if res is not None:
+            release(cache)  # nothing reads the engine's copy of the cells any more
             if progress:
                 progress("computing the first views")
             warm(explorer)

@@ -24,7 +24,7 @@ import ibis.expr.datatypes as dt
 
 from topshare import resident
 from topshare.backend import connect
-from topshare.cache import Cache, Progress, _drop, scan_source
+from topshare.cache import Cache, Progress, release, scan_source
 from topshare.columns import map_roles, resolve
 from topshare.errors import TopshareError, UsageError
 from topshare.explore import Explorer, warm
@@ -224,13 +224,7 @@ class TrafficExplorer:
         default = (self.dimension, self.measure)
         while len(self._explorers) > MAX_EXPLORERS:
             old = next(k for k in self._explorers if k not in (default, keep))
-            gone = self._explorers.pop(old)
-            if gone._res is not None:  # answered from memory: its engine tables are unused
-                c = gone._cache
-                for table in {
-                    id(t): t for t in (c.cells, c.totals, c.undated, c.entities)
-                }.values():
-                    _drop(self._con, table)
+            del self._explorers[old]  # in memory: its engine tables went at its build
 
     def _build(self, by: str, measure: str, progress: Progress | None = None) -> LogExplorer:
         opts = dataclasses.replace(self._opts, by=by, measure=measure, every_dimension=False)
@@ -257,6 +251,7 @@ class TrafficExplorer:
             explorer._lock = self._lock
         else:
             warm(explorer)
+            release(cache)  # answered from memory from now on: the engine's copy can go
         return explorer
 
     def _where(self) -> str:

@@ -68,7 +68,7 @@ def analysis(
         date_min=res.when(grp.date_min) if ex.has_date else None,
         date_max=res.when(grp.date_max) if ex.has_date else None,
     )
-    tot = dataclasses.replace(tot, out_of_range=ex._outside(win, filt, tot))
+    tot = dataclasses.replace(tot, out_of_range=ex._outside(win, filt, tot, grp.total))
     if tot.rows_valid == 0:
         raise ex._no_rows(tot, win)
     result = _build(

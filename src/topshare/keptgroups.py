@@ -79,13 +79,15 @@ class ResidentGroups(Groups):
 
     def values_of(self, g: int, entities: list[str]) -> dict[str, int]:
         grp = self._groups[g]
-        out = {}
-        for name in entities:
-            i = self._res.key_id.get(name)
-            at = grp.find(i) if i is not None else None
-            if at is not None:
-                out[name] = int(grp.units[at])
-        return out
+        key_id = self._res.key_id
+        known = [(name, key_id[name]) for name in entities if name in key_id]
+        if not known or not grp.n:
+            return {}
+        want = np.array([i for _, i in known], dtype=np.int32)  # one search for them all
+        at = np.minimum(np.searchsorted(grp.ids, want), grp.n - 1)
+        found = (grp.ids[at] == want).tolist()
+        units = grp.units[at].tolist()
+        return {name: u for (name, _), u, ok in zip(known, units, found, strict=True) if ok}
 
     def slice_fields(self, g: int, opt: Any) -> dict[str, Any] | None:
         grp = self._groups[g]
@@ -95,9 +97,15 @@ class ResidentGroups(Groups):
             m = opt.top + 1 if grp.total <= 0 or not grp.n else max(opt.top + 1, grp.majors())
             pairs = self.top(g, m)
             neg = int(np.searchsorted(grp.asc, 0, side="left"))
+            money = kept(opt)
+            shown = min(opt.top, grp.n)
+            ranked = grp._rows.get(opt.scale)
+            if ranked is None or len(ranked) < shown:  # rows of rank r are the same for any N
+                ranked = slices.top_rows(pairs, grp.total, shown, money)
+                grp._rows[opt.scale] = ranked
             hit = slices.slice_fields(grp.asc, grp.indices(opt.pareto, opt.bands), grp.total,
                                       neg, exact_sum(grp.asc[:neg]), pairs, grp.rows,
-                                      kept(opt))  # fmt: skip
+                                      money, ranked)  # fmt: skip
             if len(grp._fields) > 16:
                 grp._fields.clear()
             grp._fields[key] = hit

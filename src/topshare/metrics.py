@@ -7,7 +7,8 @@ ratios are float64 computed after the sums. Nothing here knows about files, engi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -40,7 +41,17 @@ class Indices:
     entropy_exp: float | None
     pareto_k: int | None
     pareto_fraction: float | None
-    lorenz: list[tuple[float, float]]
+    #: The population's totals, ascending (a view of the caller's array, no copy; None: none
+    #: to share): what :attr:`lorenz` is drawn from.
+    population: UnitsArray | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def lorenz(self) -> list[tuple[float, float]]:
+        """The Lorenz curve (:func:`lorenz_points`), made on first use: only the overall
+        analysis and its charts show it, while every period and segment has indices."""
+        if self.population is None:
+            return []
+        return lorenz_points(self.population.astype(np.float64) / float(self.population_units))
 
 
 def sort_desc(units: UnitsArray) -> UnitsArray:
@@ -132,7 +143,7 @@ def compute_indices(
     p_units = exact_sum(pop)
     if n == 0 or p_units <= 0:
         return Indices(n, p_units, None, None, None, None, None, None, None, None, None, None,
-                       None, None, None, [])  # fmt: skip
+                       None, None, None)  # fmt: skip
     s = asc.astype(np.float64) / float(p_units)
     hhi = float(np.sum(s * s))
     points = 10_000.0 * hhi
@@ -166,7 +177,7 @@ def compute_indices(
         entropy_exp=math.exp(entropy),
         pareto_k=k,
         pareto_fraction=k / n,
-        lorenz=lorenz_points(s),
+        population=asc,
     )
 
 

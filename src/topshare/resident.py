@@ -40,6 +40,9 @@ _MAX_UNITS = 2**62
 GROUP_BYTES = 1_500_000_000
 #: Most (segment value, entity) bins of a one-pass split (int64 each: 400 MB at most).
 _SPLIT_CELLS = 50_000_000
+#: Entities ranked at least, the first time a group is ranked: one partition of its totals
+#: then serves every N up to 63 (the ranking costs the same for 6 or 64).
+RANKED_FIRST = 64
 #: Periods of a series kept (each with its top rows and churn movers), by group pair and N.
 PERIODS_KEPT = 8192
 
@@ -72,6 +75,7 @@ class Group:
     _negatives: list[tuple[int, int]] | None = None
     _majors: int | None = None
     _fields: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
+    _rows: dict[int, list[Any]] = field(default_factory=dict)  # top rows (TopRow) by scale
 
     @property
     def n(self) -> int:
@@ -104,7 +108,7 @@ class Group:
         """The first ``m`` entities (value descending, id = key ascending on ties)."""
         m = min(m, self.n)
         if len(self._ranked) < m:
-            want = min(self.n, max(m, 2 * len(self._ranked)))
+            want = min(self.n, max(m, 2 * len(self._ranked), RANKED_FIRST))
             if want < self.n:
                 kth = np.partition(self.units, self.n - want)[self.n - want]
                 cand = np.nonzero(self.units >= kth)[0]

@@ -24,7 +24,7 @@ from topshare.metrics import (
     share,
     tie_at_boundary,
 )
-from topshare.money import WIDE, UnitsArray, exact_sum, fits_int64, normalize, to_decimal
+from topshare.money import WIDE, UnitsArray, exact_sum, fits_int64
 from topshare.periods import label, period_range
 from topshare.result import (
     EntityValue,
@@ -48,7 +48,23 @@ class Options:
     scale: int
 
     def dec(self, units: int) -> Decimal:
-        return normalize(to_decimal(units, self.scale), scale=self.scale)
+        """``normalize(to_decimal(units, scale), scale=scale)``, on the integer: at least two
+        places (none at scale 0), trailing zeros beyond them dropped."""
+        return money_of(int(units), self.scale)
+
+
+def money_of(units: int, scale: int) -> Decimal:
+    """:func:`topshare.money.normalize` of ``units`` at ``scale`` (the same digits and
+    exponent), made from the integer without a quantize: a series makes thousands."""
+    if scale == 0:
+        return Decimal(units)
+    places = scale
+    if scale < 2:
+        units, places = units * 10 ** (2 - scale), 2
+    while places > 2 and units % 10 == 0:
+        units //= 10
+        places -= 1
+    return Decimal(units).scaleb(-places, WIDE)
 
 
 def is_major(units: int, total: int) -> bool:
@@ -105,9 +121,12 @@ def slice_fields(
     pairs: list[tuple[str, int]],
     rows: int,
     opt: Options,
+    ranked: list[TopRow] | None = None,
 ) -> dict[str, Any]:
     """:func:`make_slice` from a group's sorted totals and their indices (computed once per
-    group by a caller that keeps them, :mod:`topshare.resident`): only O(top) work here."""
+    group by a caller that keeps them, :mod:`topshare.resident`): only O(top) work here.
+    ``ranked``: the group's first :func:`top_rows` (at least ``min(top, n)`` of them), which
+    do not depend on N, kept by the caller; None: made here from ``pairs``."""
     n = int(asc.size)
     desc = asc[::-1]
     top_sum = exact_sum(desc[: opt.top])
@@ -119,7 +138,11 @@ def slice_fields(
         "top_n_sum": opt.dec(top_sum),
         "top_n_share": share(top_sum, total),
         "tie_at_boundary": tie_at_boundary(desc, opt.top),
-        "top": top_rows(pairs, total, min(opt.top, n), opt),
+        "top": (
+            top_rows(pairs, total, min(opt.top, n), opt)
+            if ranked is None
+            else ranked[: min(opt.top, n)]
+        ),
         "others": Others(
             max(n - opt.top, 0), opt.dec(total - top_sum), share(total - top_sum, total)
         ),
@@ -171,8 +194,7 @@ def series(
     for start in period_range(first, last, period):
         g = where.get((*prefix, start))
         fields = group_slice(groups, g, opt)
-        units = groups.group_units(g) if g is not None else np.empty(0, dtype=np.int64)
-        total = exact_sum(units)
+        total = int(fields["total"].scaleb(opt.scale, WIDE))  # exact: the group's total
         pairs = [(r.entity, int(r.value.scaleb(opt.scale, WIDE))) for r in fields["top"]]
         churn = _churn(prev, (pairs, total, g), groups, opt) if prev is not None else None
         out.append(

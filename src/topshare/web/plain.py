@@ -43,6 +43,19 @@ def _names(cls: type) -> tuple[str, ...]:
     return hit
 
 
+def _normalized(text: str, scale: int) -> bool:
+    """True when ``text`` (a nonzero finite Decimal's ``str``) is what :func:`normalize` gives
+    at ``scale``: no exponent, and no point at scale 0; else 2 to max(scale, 2) places, with no
+    trailing zero beyond the second place (what every money value of a result already is)."""
+    if "E" in text:
+        return False
+    dot = text.find(".")
+    if scale == 0:
+        return dot < 0
+    places = len(text) - dot - 1 if dot >= 0 else 0
+    return 2 <= places <= max(scale, 2) and (places == 2 or text[-1] != "0")
+
+
 class Plain:
     """``Analysis.to_dict()`` by key, with shared parts converted once (thread-safe)."""
 
@@ -86,7 +99,7 @@ class Plain:
             key = (obj, scale)
             row = self._rows.get(key)
             if row is None:
-                row = self._convert(obj, scale)
+                row = self._row(obj, scale)
                 if len(self._rows) >= self._keep:
                     self._rows.clear()
                 self._rows[key] = row
@@ -106,11 +119,30 @@ class Plain:
             return out
         return self._convert(obj, scale)
 
+    def _row(self, obj: Any, scale: int) -> dict[str, Any]:
+        """``_convert`` of a row (:data:`_ROW_TYPES`), its usual field types checked inline:
+        thousands of rows make a long series."""
+        out: dict[str, Any] = {}
+        for name in _names(type(obj)):
+            v = getattr(obj, name)
+            kind = type(v)
+            if kind is Decimal:
+                v = self._money(v, scale)
+            elif kind is float:
+                v = None if math.isnan(v) or math.isinf(v) else v
+            elif not (kind is str or kind is int or kind is bool or v is None):
+                v = self.value(v, scale)
+            out[name] = v
+        return out
+
     def _money(self, value: Decimal, scale: int) -> str:
         """``str(normalize(value))``, a function of the value alone except for the sign of
         zero (and NaN, never equal): kept per (value, scale) for the other values."""
         if not value.is_finite() or not value:
             return str(normalize(value, scale=scale))
+        text = str(value)
+        if _normalized(text, scale):
+            return text  # normalize() would give it back as it is
         key = (value, scale)
         hit = self._strings.get(key)
         if hit is None:
