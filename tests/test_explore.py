@@ -238,3 +238,32 @@ def test_entity_outside_the_scope(explorer: Explorer) -> None:
         ("2024-Q1", D("0.00"), 0.0, None),
         ("2024-Q2", D("0.00"), 0.0, None),
     ]
+
+
+def test_opening_tells_each_stage_and_the_scan_s_progress(
+    write: Writer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import topshare.cache
+
+    monkeypatch.setattr(topshare.cache, "PROGRESS_EVERY", 0.001)  # as often as it can
+    rows = "".join(f"c{i % 997},{i % 89}.25,2024-0{i % 9 + 1}-1{i % 10}\n" for i in range(60_000))
+    path = write("many.csv", "customer,amount,day\n" + rows)
+    told: list[tuple[str, float | None]] = []
+    with open_explorer(path, progress=lambda stage, done: told.append((stage, done))):
+        pass
+    stages = list(dict.fromkeys(stage for stage, _ in told))
+    assert stages == [
+        "reading the source",
+        "scanning every row once into the cache",
+        "finding examples of rejected rows",
+        "indexing the cache",
+        "holding the cells in memory",
+        "computing the first views",
+    ]
+    # Each stage is told first without a fraction; the scan's fractions never go back.
+    firsts = dict(reversed(told))  # the first call of each stage
+    assert all(done is None for done in firsts.values())
+    fractions = [d for s, d in told if d is not None]
+    assert all(s == "scanning every row once into the cache" for s, d in told if d is not None)
+    assert fractions == sorted(fractions)
+    assert all(0.0 <= d <= 1.0 for d in fractions)

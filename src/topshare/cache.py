@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,15 @@ from topshare.result import Labels, Rejection
 from topshare.sources import FILE_COL, Source, open_source, validate_delimiter
 
 _ids = itertools.count(1)
-Progress = Callable[[str], None]
+#: Told the name of each stage of opening as it starts, with None; and while the one scan runs,
+#: the same name again with the fraction of the scan done (0 to 1) when the engine can tell.
+Progress = Callable[[str, float | None], None]
+#: How often the scan's progress is told (seconds).
+PROGRESS_EVERY = 0.25
+
+
+def quiet(stage: str, done: float | None) -> None:
+    """The :data:`Progress` that tells no one."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +91,7 @@ def scan(
 ) -> Cache:
     """Scan ``source`` once (the reading keyword arguments of :func:`topshare.analyze`) into
     the cache; ``progress`` is told each stage ("reading the source", ...)."""
-    say = progress or (lambda _stage: None)
+    say = progress or quiet
     if customer is not None and entity is not None and customer != entity:
         raise UsageError("give either customer= or entity=, not both")
     if amount is not None and value is not None and amount != value:
@@ -97,7 +106,7 @@ def scan(
         paths = [
             os.fspath(p) for p in ([source] if isinstance(source, (str, os.PathLike)) else source)
         ]
-        say("reading the source")
+        say("reading the source", None)
         with open_source(
             con, list(paths), format=format, delimiter=validate_delimiter(delimiter), header=header,
             encoding=encoding,
@@ -140,20 +149,20 @@ def scan_source(
         src.table, roles, file_col=FILE_COL, segments=tuple(seg_cols),
         period="day" if roles.date is not None else None, **opts,
     )  # fmt: skip
-    say(stage)
-    totals, cells = run(src, lambda: aggregate(con, prepared))
+    say(stage, None)
+    totals, cells = run(src, lambda: watched(con, say, stage, lambda: aggregate(con, prepared)))
     malformed = src.malformed()
     refuse_wrong_encoding(src, malformed)
     tot = run(src, lambda: collect(totals, prepared, 11))
     money_in_units, rows_total = engine_totals(totals, prepared.scale)
-    say("finding examples of rejected rows")
+    say("finding examples of rejected rows", None)
     rejections = build_rejections(src, roles, tot, malformed, labels, opts)
     if strict and rejections:
         raise RejectedRowsError(strict_message(rejections))
     if tot.rows_valid == 0:
         detail = "; ".join(f"{r.rows:,} {r.reason}" for r in rejections) or "no data rows"
         raise InputError(f"{first}: no rows left to analyse ({detail})")
-    say("indexing the cache")
+    say("indexing the cache", None)
     if roles.date is not None:
         # Stored in day order: a date window then reads only the row groups whose days it
         # covers (DuckDB keeps the min and max of each row group).
@@ -180,6 +189,35 @@ def scan_source(
         tz=tz, segments=specs, cells=cells, totals=totals, undated=undated, seg_names=seg_names,
         values=_segment_values(cells, seg_names), entities=ents,
     )  # fmt: skip
+
+
+def watched(con: Any, say: Progress, stage: str, work: Callable[[], Any]) -> Any:
+    """``work()`` (one long query on ``con``, topshare's DuckDB), with ``say(stage, fraction)``
+    told every :data:`PROGRESS_EVERY` seconds from another thread while it runs (DuckDB's
+    estimate of the running query, never going back; told only when it has one)."""
+    if say is quiet:
+        return work()
+    raw = con.con
+    raw.execute("SET enable_progress_bar = true")
+    raw.execute("SET enable_progress_bar_print = false")  # the estimate only, nothing printed
+    stop = threading.Event()
+
+    def watch() -> None:
+        best = 0.0  # the estimate can step back (another pipeline of the query): never shown
+        while not stop.wait(PROGRESS_EVERY):
+            done = raw.query_progress()  # safe from another thread; -1: no estimate yet
+            if done >= 0:
+                best = max(best, min(float(done), 100.0) / 100.0)
+                say(stage, best)
+
+    watcher = threading.Thread(target=watch, name="topshare-progress", daemon=True)
+    watcher.start()
+    try:
+        return work()
+    finally:
+        stop.set()
+        watcher.join()
+        raw.execute("SET enable_progress_bar = false")
 
 
 def _segment_values(cells: Any, seg_names: dict[str, str]) -> dict[str, list[str | None]]:

@@ -196,16 +196,33 @@ def _refuse(given: dict[str, Any], why: str) -> None:
 
 
 def _open(open_explorer: Any, inputs: list[str], **kw: Any) -> Any:
-    """Open the explorer with a spinner on stderr that names each stage."""
+    """Open the explorer with a progress bar on stderr (a terminal): the stage's name, and
+    during the one scan the share of it done (pulsing while the engine has no estimate)."""
     from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     console = Console(stderr=True)
     started = time.perf_counter()
     if console.is_terminal:
-        with console.status("topshare: opening the source…") as status:
-            explorer = open_explorer(
-                inputs, progress=lambda stage: status.update(f"topshare: {stage}…"), **kw
-            )
+        columns = (SpinnerColumn(), TextColumn("topshare: {task.description}"), BarColumn(),
+                   TaskProgressColumn(), TimeElapsedColumn())  # fmt: skip
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("opening the source", total=None)
+
+            def told(stage: str, done: float | None) -> None:
+                if done is None:  # a new stage: no estimate yet
+                    bar.update(task, description=stage, total=None, completed=0)
+                else:
+                    bar.update(task, description=stage, total=1.0, completed=done)
+
+            explorer = open_explorer(inputs, progress=told, **kw)
     else:
         explorer = open_explorer(inputs, **kw)
     rows = explorer.rows_read

@@ -525,7 +525,7 @@ def open_explorer(
         return Explorer(cache)
     try:
         if progress:
-            progress("holding the cells in memory")
+            progress("holding the cells in memory", None)
         cols = list(cache.seg_names)
         res = resident.load(
             cache.cells, [cache.seg_names[c] for c in cols], [cache.values[c] for c in cols],
@@ -535,7 +535,7 @@ def open_explorer(
         if res is not None:
             release(cache)  # nothing reads the engine's copy of the cells any more
             if progress:
-                progress("computing the first views")
+                progress("computing the first views", None)
             warm(explorer)
         return explorer
     except BaseException:

@@ -24,7 +24,7 @@ import ibis.expr.datatypes as dt
 
 from topshare import resident
 from topshare.backend import connect
-from topshare.cache import Cache, Progress, release, scan_source
+from topshare.cache import Cache, Progress, quiet, release, scan_source
 from topshare.columns import map_roles, resolve
 from topshare.errors import TopshareError, UsageError
 from topshare.explore import Explorer, warm
@@ -285,7 +285,7 @@ def _scan(
 ) -> Cache:
     """The one scan of :func:`topshare.cache.scan`, on the parsed log of ``src`` (its
     ``opts.by`` and ``opts.measure``) rather than on files."""
-    say = progress or (lambda _stage: None)
+    say = progress or quiet
     hits = src.opts.measure == "hits"
     first = src.name(src.files[0])
     where = first if len(src.files) == 1 else f"{first} (and {len(src.files) - 1} more)"
@@ -323,7 +323,7 @@ def open_traffic_explorer(
     """Open access logs for the dashboard (the reading keyword arguments of
     :func:`topshare.traffic.traffic`): parse them once with every dimension their format has,
     and build the explorer of ``by`` and ``measure`` (the others on first use)."""
-    say = progress or (lambda _stage: None)
+    say = progress or quiet
     opts = log_options(
         by=by, measure=measure, log_format=log_format, keep_query=keep_query, group=group,
         exclude_bots=exclude_bots, only_bots=only_bots, geoip=geoip, fields=fields,
@@ -335,7 +335,7 @@ def open_traffic_explorer(
     con = connect(threads=threads, tz=tz)
     src: LogSource | None = None
     try:
-        say("parsing the log (every dimension)")
+        say("parsing the log (every dimension)", None)
         src = open_log(con, paths, dataclasses.replace(opts, every_dimension=True))
         return TrafficExplorer(con, src, opts, specs, strict, tz, progress)
     except BaseException:
