@@ -46,8 +46,10 @@ def main() -> None:
     print(f"log: {log} ({args.lines:,} lines); load average {os.getloadavg()[0]:.1f}")
     started = last = time.perf_counter()
 
-    def stage(name: str) -> None:
+    def stage(name: str, done: float | None) -> None:
         nonlocal last
+        if done is not None:  # the scan's progress: only the stages are printed
+            return
         now = time.perf_counter()
         print(f"  {now - started:6.1f} s  {name}", flush=True)
         last = now
