@@ -281,7 +281,7 @@ def _analyze(
         first = src.name(src.files[0])
         roles = map_roles(
             src.columns,
-            first if len(src.files) == 1 else f"{first} (and {len(src.files) - 1} more)",
+            src.where(),
             entity=ent_col,
             value=val_col,
             date=date,
@@ -290,7 +290,7 @@ def _analyze(
             entity_label=labels.entity,
             value_label="amount",
         )
-        where = first if len(src.files) == 1 else f"{first} (and {len(src.files) - 1} more)"
+        where = src.where()
         if scope.needs_date and roles.date is None:
             raise UsageError(
                 f"{where}: {scope.needs_date} needs a date column and none was found; "

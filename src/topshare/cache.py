@@ -111,8 +111,7 @@ def scan(
             con, list(paths), format=format, delimiter=validate_delimiter(delimiter), header=header,
             encoding=encoding,
         ) as src:  # fmt: skip
-            first = src.name(src.files[0])
-            where = first if len(src.files) == 1 else f"{first} (and {len(src.files) - 1} more)"
+            where = src.where()
             roles = map_roles(
                 src.columns, where, entity=ent_col, value=val_col, date=date, count=count,
                 content_types=src.content_types if not src.header else None,

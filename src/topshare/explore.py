@@ -270,9 +270,7 @@ class Explorer:
         return tuple(sorted(out.items()))
 
     def _where_name(self) -> str:
-        files = self.source.files
-        first = self.source.name(files[0])
-        return first if len(files) == 1 else f"{first} (and {len(files) - 1} more)"
+        return self.source.where()
 
     def _window(self, scope: _Scope) -> Window | None:
         if scope.first or scope.last_day:

@@ -255,9 +255,7 @@ class TrafficExplorer:
         return explorer
 
     def _where(self) -> str:
-        files = self._src.files
-        first = self._src.name(files[0])
-        return first if len(files) == 1 else f"{first} (and {len(files) - 1} more)"
+        return self._src.where()
 
     def close(self) -> None:
         with self._lock:
@@ -287,8 +285,7 @@ def _scan(
     ``opts.by`` and ``opts.measure``) rather than on files."""
     say = progress or quiet
     hits = src.opts.measure == "hits"
-    first = src.name(src.files[0])
-    where = first if len(src.files) == 1 else f"{first} (and {len(src.files) - 1} more)"
+    where = src.where()
     roles = map_roles(
         src.columns, where, entity=DIMENSIONS[src.opts.by], value=None if hits else "bytes",
         date="time", count=hits, entity_label=labels.entity, value_label="amount",

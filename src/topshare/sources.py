@@ -93,6 +93,12 @@ class Source:
         """How a file is named in messages: as the user wrote it, '-' for stdin."""
         return self.display.get(file, file)
 
+    def where(self) -> str:
+        """How the whole source is named in messages: its first file, and how many more."""
+        first = self.name(self.files[0])
+        more = len(self.files) - 1
+        return first if more == 0 else f"{first} (and {more} more)"
+
     def malformed(self) -> list[tuple[str, int, str, str]]:
         """Lines the CSV reader could not split into the expected columns, from the last scan:
         (file, line, error type, line text)."""
