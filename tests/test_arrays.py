@@ -135,3 +135,32 @@ def test_checks_and_the_report_stay_exact_past_28_digits(write: Writer) -> None:
     result = topshare.check(path, [topshare.Rule("major", 0.1)])
     assert [o.status for o in result.outcomes] == ["pass"]
     assert topshare.analyze(path).major == []
+
+
+def test_arrow_arrays_built_from_buffers() -> None:
+    from datetime import date
+
+    from topshare.arrays import arrow_ints, arrow_strings, python_values
+
+    words = ["", "acme", "Müller & Søn", "東京", "a,b"]
+    assert arrow_strings(words).to_pylist() == words
+    assert arrow_strings([]).to_pylist() == []
+    picked = np.array([[3, 1], [0, 2]])[:, 0]  # a strided view
+    assert arrow_ints(picked).to_pylist() == [3, 0]
+    days = pa.array([date(1969, 12, 31), None, date(2024, 2, 29)], pa.date32())
+    assert python_values(days) == [date(1969, 12, 31), None, date(2024, 2, 29)]
+    assert python_values(pa.array(["x", None])) == ["x", None]
+
+
+def test_date_group_codes_sort_like_the_dates_null_last() -> None:
+    from datetime import date
+
+    from topshare.grid import _sorted_codes
+
+    col = pa.chunked_array([pa.array([date(2024, 3, 1), None], pa.date32()),
+                            pa.array([date(2024, 1, 1)], pa.date32())])  # fmt: skip
+    codes, radix = _sorted_codes(col)
+    assert codes.tolist() == [60, 61, 0]  # 1 Jan + 60 days = 1 Mar (2024 is a leap year)
+    assert radix == 62
+    text, k = _sorted_codes(pa.chunked_array([pa.array(["b", None, "a", "b"])]))
+    assert (text.tolist(), k) == ([1, 2, 0, 1], 3)

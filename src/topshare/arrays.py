@@ -8,6 +8,7 @@ and without pyarrow's ``to_numpy`` (which imports pandas, a third of a second on
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -33,8 +34,8 @@ def chunk(column: Any, empty_type: Any = None) -> Any:
 
 
 def int64_array(column: Any, null: int | None = None) -> npt.NDArray[np.int64]:
-    """An Arrow integer column as an int64 numpy array, from its buffers; NULLs become ``null``
-    (refused when it is None)."""
+    """An Arrow integer column as an int64 numpy array, from its buffers (a read-only view when
+    it has no NULLs); NULLs become ``null`` (refused when it is None)."""
     arr = chunk(column, pa.int64())
     if arr.null_count and null is None:
         raise ValueError("an integer column with NULLs has no exact int64 array")
@@ -43,8 +44,11 @@ def int64_array(column: Any, null: int | None = None) -> npt.NDArray[np.int64]:
     if len(arr) == 0:
         return np.empty(0, dtype=np.int64)
     data = arr.buffers()[1]
-    out = np.frombuffer(data, dtype=np.int64, count=len(arr), offset=arr.offset * 8).copy()
-    if arr.null_count and null is not None:
+    out = np.frombuffer(data, dtype=np.int64, count=len(arr), offset=arr.offset * 8)
+    if not arr.null_count:
+        return out  # read-only: a view of the Arrow buffer, not a copy
+    out = out.copy()
+    if null is not None:
         bits = np.frombuffer(arr.buffers()[0], dtype=np.uint8)
         valid = np.unpackbits(bits, bitorder="little")[arr.offset : arr.offset + len(arr)]
         out[valid == 0] = null
@@ -54,23 +58,31 @@ def int64_array(column: Any, null: int | None = None) -> npt.NDArray[np.int64]:
 def units_array(column: Any, scale: int) -> UnitsArray:
     """The values of a decimal column (no NULLs) as integer units at ``scale``, exactly: int64
     when their absolute values add up to less than :data:`MAX_INT64_UNITS`, Python ints
-    otherwise."""
-    arr = chunk(column)
-    if arr.null_count:
-        raise ValueError("money totals must not be NULL")
-    if not pa.types.is_decimal128(arr.type) or arr.type.scale != scale:
-        arr = arr.cast(pa.decimal128(38, scale))  # exact: a wider scale only adds zeros
-    n = len(arr)
-    if n == 0:
+    otherwise. Read chunk by chunk (no Arrow copy of the whole column first)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    lows, highs = [], []
+    for arr in chunks:
+        if arr.null_count:
+            raise ValueError("money totals must not be NULL")
+        if not pa.types.is_decimal128(arr.type) or arr.type.scale != scale:
+            arr = arr.cast(pa.decimal128(38, scale))  # exact: a wider scale only adds zeros
+        n = len(arr)
+        if n:
+            words = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=2 * n,
+                                  offset=arr.offset * 16)  # fmt: skip
+            lows.append(words[0::2])
+            highs.append(words[1::2])
+    if not lows:
         return np.empty(0, dtype=np.int64)
-    words = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=2 * n, offset=arr.offset * 16)
-    low, high = words[0::2], words[1::2]
+    low = np.concatenate(lows)  # a contiguous copy of the low words
+    high = np.concatenate(highs) if len(highs) > 1 else highs[0]
+    n = low.size
     if np.array_equal(high, low >> 63):  # every value fits 64 bits
         biggest = max(int(low.max()), -int(low.min()))
         if biggest * n < MAX_INT64_UNITS or float(np.abs(low, dtype=np.float64).sum()) < (
             MAX_INT64_UNITS
         ):
-            return low.copy()
+            return low
         return low.astype(np.object_)
     unsigned = low.view(np.uint64)
     return np.array(
@@ -91,3 +103,33 @@ def decimal_from_units(units: Any, scale: int) -> Any:
     return pa.Array.from_buffers(
         pa.decimal128(38, scale), n, [valid, pa.py_buffer(wide.tobytes())], arr.null_count
     )
+
+
+_EPOCH = date(1970, 1, 1)
+
+
+def python_values(column: Any) -> list[Any]:
+    """``column.to_pylist()``; DATE columns converted here (pyarrow's conversion of dates
+    imports pandas, a third of a second on a cold start)."""
+    arr = chunk(column)
+    if not pa.types.is_date32(arr.type):
+        return list(arr.to_pylist())
+    days = int64_array(arr.cast(pa.int32()), null=0).tolist()
+    valid = [True] * len(days) if not arr.null_count else arr.is_valid().to_pylist()
+    return [_EPOCH + timedelta(days=d) if ok else None for d, ok in zip(days, valid, strict=True)]
+
+
+def arrow_ints(values: npt.NDArray[Any]) -> Any:
+    """A numpy integer array as an Arrow int64 array, from its buffer (``pa.array`` asks
+    pandas whether its argument is array-like: an import of a third of a second)."""
+    ints = np.ascontiguousarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(ints), [None, pa.py_buffer(ints)])
+
+
+def arrow_strings(values: list[str]) -> Any:
+    """A few Python strings as an Arrow string array, from buffers (as :func:`arrow_ints`)."""
+    data = [v.encode("utf-8") for v in values]
+    offsets = np.zeros(len(data) + 1, dtype=np.int32)
+    np.cumsum([len(d) for d in data], out=offsets[1:])
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
+    return pa.Array.from_buffers(pa.string(), len(data), buffers)

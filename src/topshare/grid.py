@@ -17,7 +17,14 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from topshare.arrays import chunk, int64_array, units_array
+from topshare.arrays import (
+    arrow_ints,
+    arrow_strings,
+    chunk,
+    int64_array,
+    python_values,
+    units_array,
+)
 from topshare.metrics import theil_split
 from topshare.money import UnitsArray
 
@@ -36,7 +43,7 @@ class Groups:
     units: UnitsArray
     offsets: npt.NDArray[np.int64]
     rows: list[int]
-    entities: pa.Array  # entity keys, in the engine's order
+    entities: pa.Array | pa.ChunkedArray  # entity keys, in the engine's order
     order: npt.NDArray[np.int64]  # units[i] belongs to entities[order[i]]
 
     def __len__(self) -> int:
@@ -59,7 +66,7 @@ class Groups:
             cand = np.nonzero(seg >= kth)[0]  # every entity tied with it too
         else:
             cand = np.arange(seg.size)
-        keys = self.entities.take(pa.array(self.order[lo + cand])).to_pylist()
+        keys = self.entities.take(arrow_ints(self.order[lo + cand])).to_pylist()
         pairs = sorted(zip(keys, (int(u) for u in seg[cand]), strict=True),
                        key=lambda p: (-p[1], p[0]))  # fmt: skip
         return pairs[:m]
@@ -78,9 +85,9 @@ class Groups:
         if not entities:
             return {}
         lo, hi = int(self.offsets[g]), int(self.offsets[g + 1])
-        keys = self.entities.take(pa.array(self.order[lo:hi]))
-        hit = int64_array(pc.indices_nonzero(pc.is_in(keys, value_set=pa.array(entities))))
-        names = keys.take(pa.array(hit)).to_pylist()
+        keys = self.entities.take(arrow_ints(self.order[lo:hi]))
+        hit = int64_array(pc.indices_nonzero(pc.is_in(keys, value_set=arrow_strings(entities))))
+        names = keys.take(arrow_ints(hit)).to_pylist()
         return {name: int(self.units[lo + i]) for name, i in zip(names, hit, strict=True)}
 
 
@@ -116,7 +123,7 @@ def load(cells: Any, by: list[str], scale: int, dims: tuple[str, ...]) -> Groups
     counts = np.bincount(inverse, minlength=uniq.size)
     offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
     first_of_group = order[offsets[:-1]] if n else np.empty(0, dtype=np.int64)
-    key_cols = [table[col].take(pa.array(first_of_group)).to_pylist() for col in by]
+    key_cols = [python_values(table[col].take(arrow_ints(first_of_group))) for col in by]
     keys = list(zip(*key_cols, strict=True)) if by else [()] * uniq.size
     group_rows = np.bincount(inverse, weights=rows.astype(np.float64), minlength=uniq.size)
     return Groups(
@@ -125,7 +132,7 @@ def load(cells: Any, by: list[str], scale: int, dims: tuple[str, ...]) -> Groups
         units=units[order],
         offsets=offsets,
         rows=[int(r) for r in group_rows],
-        entities=chunk(table["key"], pa.string()),
+        entities=table["key"],  # chunked: take() and is_in() need no single array
         order=order,
     )
 
@@ -143,8 +150,15 @@ def _dense(gid: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArr
 
 
 def _sorted_codes(column: Any) -> tuple[npt.NDArray[np.int64], int]:
-    """Codes 0..k-1 that sort like the values (NULL last), and k + 1 (the radix)."""
-    encoded = pc.dictionary_encode(chunk(column))
+    """Codes 0..k-1 that sort like the values (NULL last), and k + 1 (the radix). Dates (the
+    period keys) are their day numbers from the first, without a dictionary."""
+    arr = chunk(column)
+    if pa.types.is_date32(arr.type) and arr.null_count < len(arr):
+        days = arr.cast(pa.int32())
+        span = pc.min_max(days).as_py()
+        first, last = int(span["min"]), int(span["max"])
+        return int64_array(days, null=last + 1) - first, last - first + 2
+    encoded = pc.dictionary_encode(arr)
     values = encoded.dictionary.to_pylist()
     rank = np.empty(len(values) + 1, dtype=np.int64)
     for position, i in enumerate(sorted(range(len(values)), key=lambda j: values[j])):
