@@ -73,7 +73,7 @@ from topshare.result import (
     SourceInfo,
     TheilSplit,
 )
-from topshare.sources import FILE_COL, Source, open_source, validate_delimiter
+from topshare.sources import FILE_COL, Source, open_source, paths_of, validate_delimiter
 from topshare.traffic import LogInput
 
 DEFAULT_CR = (1, 4, 10, 20)
@@ -259,8 +259,7 @@ def _analyze(
     elif isinstance(source, DatabaseInput):
         opened = open_database(con, source, tz=scope.tz)
     else:
-        items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-        paths: list[str | os.PathLike[str]] = [os.fspath(p) for p in items]
+        paths = paths_of(source)
         if spark is not None:
             from topshare.spark import open_spark
 

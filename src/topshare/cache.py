@@ -10,7 +10,6 @@ in) is computed here, once, exactly as :func:`topshare.analyze` does it.
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from topshare.rejections import (
     strict_message,
 )
 from topshare.result import Labels, Rejection
-from topshare.sources import FILE_COL, Source, open_source, validate_delimiter
+from topshare.sources import FILE_COL, Source, open_source, paths_of, validate_delimiter
 
 _ids = itertools.count(1)
 #: Told the name of each stage of opening as it starts, with None; and while the one scan runs,
@@ -103,9 +102,7 @@ def scan(
     tz = check_tz(tz)
     con = connect(threads=threads, tz=tz)
     try:
-        paths = [
-            os.fspath(p) for p in ([source] if isinstance(source, (str, os.PathLike)) else source)
-        ]
+        paths = paths_of(source)
         say("reading the source", None)
         with open_source(
             con, list(paths), format=format, delimiter=validate_delimiter(delimiter), header=header,

@@ -40,7 +40,8 @@ from topshare.logs import (
 )
 from topshare.periods import check_tz
 from topshare.result import Analysis, Labels
-from topshare.traffic import LogInput, labels_for, log_options, window_days
+from topshare.sources import paths_of
+from topshare.traffic import LogInput, labels_for, log_options, segment_columns, window_days
 
 #: The explorers of a log kept at once (dimension x measure pairs, the default included).
 MAX_EXPLORERS = 6
@@ -326,9 +327,9 @@ def open_traffic_explorer(
         exclude_bots=exclude_bots, only_bots=only_bots, geoip=geoip, fields=fields,
         segments=segments,
     )  # fmt: skip
-    specs = [[DIMENSIONS[s.replace("_", "-")] for s in spec.split(",")] for spec in segments]
+    specs = segment_columns(segments)
     tz = check_tz(tz)
-    paths = [os.fspath(p) for p in ([source] if isinstance(source, (str, os.PathLike)) else source)]
+    paths = paths_of(source)
     con = connect(threads=threads, tz=tz)
     src: LogSource | None = None
     try:

@@ -17,6 +17,7 @@ import shutil
 import sys
 import tempfile
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -424,3 +425,9 @@ def _url_hint(item: str) -> str:
     if sep and scheme.isalnum() and scheme.lower() not in ("postgresql", "postgres"):
         return f"; {scheme}:// URLs are read with --engine spark (see docs/spark.md)"
     return ""
+
+
+def paths_of(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str]:
+    """One path, glob or '-', or several, as a list of strings (what every reader takes)."""
+    items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    return [os.fspath(p) for p in items]

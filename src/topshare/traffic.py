@@ -26,6 +26,7 @@ from topshare.logs import (
 )
 from topshare.metrics import share
 from topshare.result import Analysis, EntityCount, Labels, Traffic
+from topshare.sources import paths_of
 
 PathArg = str | os.PathLike[str]
 
@@ -90,6 +91,12 @@ class LogInput:
             ),
         )
         return dataclasses.replace(result, traffic=summary)
+
+
+def segment_columns(segments: Sequence[str]) -> list[list[str]]:
+    """The parsed table's columns of ``--segment`` dimension names ('status-class', 'os,device';
+    checked by :func:`log_options`)."""
+    return [[DIMENSIONS[s.replace("_", "-")] for s in spec.split(",")] for spec in segments]
 
 
 def log_options(
@@ -182,9 +189,9 @@ def traffic(
         exclude_bots=exclude_bots, only_bots=only_bots, geoip=geoip, fields=fields,
         segments=segments,
     )  # fmt: skip
-    paths = [os.fspath(p) for p in ([source] if isinstance(source, (str, os.PathLike)) else source)]
+    paths = paths_of(source)
     dim = DIMENSIONS[opts.by]
-    seg_cols = [[DIMENSIONS[s.replace("_", "-")] for s in spec.split(",")] for spec in segments]
+    seg_cols = segment_columns(segments)
     labels = labels_for(opts.by, opts.measure)
     kwargs: dict[str, Any] = {"count": True} if opts.measure == "hits" else {"amount": "bytes"}
     return analyze(
