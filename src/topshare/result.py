@@ -11,6 +11,7 @@ import dataclasses
 import html
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -420,12 +421,18 @@ def _num(v: Decimal, scale: int) -> str:
     return f"{normalize(v, scale=scale):,}"
 
 
-def _plain(obj: Any, scale: int) -> Any:
-    """Dataclasses to dicts, Decimal to exact strings, datetimes to ISO 8601, NaN to None."""
+def json_names(cls: type) -> tuple[str, ...]:
+    """The JSON keys of a result dataclass, in order (its ``_json_first`` keys first)."""
+    first = getattr(cls, "_json_first", ())
+    return (*first, *(f.name for f in dataclasses.fields(cls) if f.name not in first))
+
+
+def _plain(obj: Any, scale: int, inner: Callable[[Any, int], Any] | None = None) -> Any:
+    """Dataclasses to dicts, Decimal to exact strings, datetimes to ISO 8601, NaN to None;
+    ``inner`` converts the parts (default: this function; the web app's kept conversions)."""
+    part = inner or _plain
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        first = getattr(obj, "_json_first", ())
-        names = [*first, *(f.name for f in dataclasses.fields(obj) if f.name not in first)]
-        return {name: _plain(getattr(obj, name), scale) for name in names}
+        return {name: part(getattr(obj, name), scale) for name in json_names(type(obj))}
     if isinstance(obj, Decimal):
         return str(normalize(obj, scale=scale))
     if isinstance(obj, float):
@@ -433,7 +440,7 @@ def _plain(obj: Any, scale: int) -> Any:
     if isinstance(obj, (datetime, date)):
         return obj.isoformat()
     if isinstance(obj, (list, tuple)):
-        return [_plain(x, scale) for x in obj]
+        return [part(x, scale) for x in obj]
     if isinstance(obj, dict):
-        return {str(k): _plain(v, scale) for k, v in obj.items()}
+        return {str(k): part(v, scale) for k, v in obj.items()}
     return obj

@@ -10,16 +10,24 @@ segment) by identity, so a part converted once is not converted again.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 from collections import OrderedDict
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from topshare.money import normalize
-from topshare.result import SCHEMA_VERSION, Analysis, EntityValue, Mover, Period, Segment, TopRow
+from topshare.result import (
+    SCHEMA_VERSION,
+    Analysis,
+    EntityValue,
+    Mover,
+    Period,
+    Segment,
+    TopRow,
+    _plain,
+    json_names,
+)
 
 #: Parts whose conversion is kept (least recently used dropped first).
 KEEP = 50_000
@@ -37,9 +45,7 @@ def _names(cls: type) -> tuple[str, ...]:
     """The JSON keys of a dataclass, in ``result._plain``'s order."""
     hit = _NAMES.get(cls)
     if hit is None:
-        first = getattr(cls, "_json_first", ())
-        hit = (*first, *(f.name for f in dataclasses.fields(cls) if f.name not in first))
-        _NAMES[cls] = hit
+        hit = _NAMES[cls] = json_names(cls)
     return hit
 
 
@@ -153,16 +159,4 @@ class Plain:
         return hit
 
     def _convert(self, obj: Any, scale: int) -> Any:
-        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-            return {name: self.value(getattr(obj, name), scale) for name in _names(type(obj))}
-        if isinstance(obj, Decimal):
-            return str(normalize(obj, scale=scale))
-        if isinstance(obj, float):
-            return None if math.isnan(obj) or math.isinf(obj) else obj
-        if isinstance(obj, (datetime, date)):
-            return obj.isoformat()
-        if isinstance(obj, (list, tuple)):
-            return [self.value(x, scale) for x in obj]
-        if isinstance(obj, dict):
-            return {str(k): self.value(v, scale) for k, v in obj.items()}
-        return obj
+        return _plain(obj, scale, self.value)  # its parts through the kept conversions
