@@ -128,3 +128,14 @@ def test_debug_shows_traceback(tmp_path: Path) -> None:
     r = run_cli("revenue", tmp_path / "nope.csv", "--debug")
     assert r.code != 0
     assert "Traceback" in r.err
+
+
+def test_the_line_quoted_of_an_engine_error() -> None:
+    from topshare.errors import first_line
+
+    assert first_line(ValueError("Conversion Error: bad\nLINE 1: SELECT ...")) == (
+        "Conversion Error: bad"
+    )
+    assert first_line(RuntimeError("")) == "RuntimeError"  # no text: its name, not an IndexError
+    jvm = "An error occurred while calling o42.csv.\n\n: java.io.FileNotFoundException: x\n\tat y"
+    assert first_line(RuntimeError(jvm)) == ": java.io.FileNotFoundException: x"

@@ -35,7 +35,7 @@ from ibis.common.exceptions import TableNotFound
 from topshare import textrules
 from topshare.columns import Roles
 from topshare.engine import AMOUNT_PATTERNS
-from topshare.errors import InputError, UsageError
+from topshare.errors import InputError, UsageError, first_line
 from topshare.sources import FILE_COL, ROW_COL, Source
 
 _SCHEMES = {
@@ -195,8 +195,7 @@ def open_database(con: Any, source: DatabaseInput, tz: str = "UTC") -> DatabaseS
     except (UsageError, InputError):
         raise
     except Exception as exc:
-        text = str(exc).strip().splitlines()
-        first = text[0] if text else type(exc).__name__
+        first = first_line(exc)
         for s in secrets:
             first = first.replace(s, "***")
         raise InputError(f"{mask(source.location)}: {first}") from None

@@ -27,3 +27,13 @@ class RejectedRowsError(TopshareError):
 
 class UsageError(TopshareError):
     """An option has a value that cannot work (N < 1, a share outside 0..1, ...)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The line of an engine's or a library's error that says what went wrong (its name when it
+    has no text; for a JVM error through py4j, the Java exception's own line): what a one-line
+    message quotes of it."""
+    text = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if text and text[0].startswith("An error occurred while calling"):
+        text = text[1:] or text
+    return text[0] if text else type(exc).__name__

@@ -26,7 +26,7 @@ from typing import Any
 import ibis.expr.datatypes as dt
 
 from topshare import logformat
-from topshare.errors import InputError, UsageError
+from topshare.errors import InputError, UsageError, first_line
 from topshare.logformat import LogFormat
 from topshare.loglookups import join_agents, join_geo, join_ipv6
 from topshare.logsql import (
@@ -132,7 +132,7 @@ def _check_engine_regex(regex: str) -> None:
     try:
         duckdb.connect().execute("SELECT regexp_matches('', ?)", [regex]).fetchall()
     except duckdb.Error as exc:
-        detail = str(exc).strip().splitlines()[0].removeprefix("Invalid Input Error: ")
+        detail = first_line(exc).removeprefix("Invalid Input Error: ")
         raise UsageError(
             f"--group {regex!r}: not a regular expression the engine can run ({detail}; "
             "look-ahead, look-behind and back-references are not supported)"
@@ -389,8 +389,7 @@ def _read_error(where: str, exc: Exception) -> str:
         return f"{at}: not valid UTF-8 text (access logs are read as UTF-8)"
     if "maximum line size" in text.lower():
         return f"{at}: a line is longer than the reader's limit (2 MB)"
-    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return f"{at}: cannot be read as an access log ({first})"
+    return f"{at}: cannot be read as an access log ({first_line(exc)})"
 
 
 def _same_fields(src: LogSource) -> None:

@@ -20,7 +20,7 @@ from topshare.engine import (
     examples,
     prepare,
 )
-from topshare.errors import InputError, TopshareError
+from topshare.errors import InputError, TopshareError, first_line
 from topshare.lines import record_lines
 from topshare.money import WIDE, normalize, to_decimal
 from topshare.result import Example, Labels, Rejection
@@ -41,8 +41,7 @@ def run(src: Source, fn: Any) -> Any:
     except TopshareError:
         raise
     except Exception as exc:
-        text = str(exc).strip().splitlines()
-        first = text[0] if text else type(exc).__name__
+        first = first_line(exc)
         where = ", ".join(src.name(f) for f in src.files[:3])
         if "invalid unicode" in str(exc).lower():
             first += " (try --encoding latin-1 or utf-16)"

@@ -25,7 +25,7 @@ from typing import IO, Any
 import ibis
 import ibis.expr.datatypes as dt
 
-from topshare.errors import InputError, UsageError
+from topshare.errors import InputError, UsageError, first_line
 
 FILE_COL = "__topshare_file"
 ROW_COL = "__topshare_row"
@@ -317,10 +317,10 @@ def _configure(src: Source, *, delimiter: str | None, header: bool | None) -> No
         except Exception as exc:
             if "invalid unicode" in str(exc).lower():
                 raise InputError(
-                    f"{first}: not valid {src.encoding} text ({_first_line(exc)}); "
+                    f"{first}: not valid {src.encoding} text ({first_line(exc)}); "
                     "give the encoding with --encoding latin-1 or utf-16"
                 ) from None
-            raise InputError(f"{first}: not readable as CSV ({_first_line(exc)})") from None
+            raise InputError(f"{first}: not readable as CSV ({first_line(exc)})") from None
         assert row is not None
         values: list[Any] = ["" if v == "(empty)" else v for v in row]
         sniffed_delim, quote, escape, has_header, columns = values
@@ -351,7 +351,7 @@ def _configure(src: Source, *, delimiter: str | None, header: bool | None) -> No
         ).schema()
     except Exception as exc:
         raise InputError(
-            f"{first}: cannot be read as {src.format.upper()} ({_first_line(exc)})"
+            f"{first}: cannot be read as {src.format.upper()} ({first_line(exc)})"
         ) from None
     src._schema = schema
     src.columns = {name: typ for name, typ in schema.items() if name != FILE_COL}
@@ -401,11 +401,6 @@ _DATA_LIKE = re.compile(r"^\s*[-+]?(\d+([.,]\d+)?|\d{4}-\d{2}-\d{2}.*)\s*$")
 def _looks_like_data(name: str) -> bool:
     """A numeric or ISO-date "column name" means the sniffer took a data row for a header."""
     return bool(_DATA_LIKE.match(name))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def validate_delimiter(value: str | None) -> str | None:

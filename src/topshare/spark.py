@@ -31,7 +31,7 @@ import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from topshare.errors import InputError, UsageError
+from topshare.errors import InputError, UsageError, first_line
 from topshare.sources import (
     FILE_COL,
     LINE_COL,
@@ -72,7 +72,7 @@ def check_available(master: str | None = None) -> None:
         except Exception as exc:
             raise UsageError(
                 f"--spark-master {master} needs the Spark Connect client: "
-                f"pip install 'topshare[spark]' ({str(exc).strip().splitlines()[0]})"
+                f"pip install 'topshare[spark]' ({first_line(exc)})"
             ) from None
         return
     java_home = os.environ.get("JAVA_HOME")
@@ -109,10 +109,8 @@ def session(master: str | None = None, existing: Any = None) -> Any:
             spark = SparkSession.builder.remote(master).getOrCreate()
             spark.conf.get("spark.sql.session.timeZone")  # the first call reaches the server
         except Exception as exc:
-            text = str(exc).strip().splitlines()
             raise UsageError(
-                f"Spark Connect at {master} did not answer: "
-                f"{text[0] if text else type(exc).__name__}"
+                f"Spark Connect at {master} did not answer: {first_line(exc)}"
             ) from None
         _STATE.update(session=spark, master=master)
         return spark
@@ -139,10 +137,7 @@ def session(master: str | None = None, existing: Any = None) -> Any:
     try:
         spark = builder.getOrCreate()
     except Exception as exc:
-        text = str(exc).strip().splitlines()
-        raise UsageError(
-            f"Spark did not start on {master}: {text[0] if text else type(exc).__name__}"
-        ) from None
+        raise UsageError(f"Spark did not start on {master}: {first_line(exc)}") from None
     spark.sparkContext.setLogLevel("ERROR")
     _STATE.update(session=spark, master=master)
     return spark
@@ -339,10 +334,8 @@ def _read_all(src: SparkSource, names: list[str]) -> None:
     except (InputError, UsageError):
         raise
     except Exception as exc:
-        text = str(exc).strip().splitlines()
         raise InputError(
-            f"{first}: cannot be read by Spark as {src.format.upper()} "
-            f"({text[0] if text else type(exc).__name__})"
+            f"{first}: cannot be read by Spark as {src.format.upper()} ({first_line(exc)})"
         ) from None
     internal = {FILE_COL, MALFORMED_COL, LINE_COL}
     src.columns = {n: t for n, t in schema.items() if n not in internal}

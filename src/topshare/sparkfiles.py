@@ -24,7 +24,7 @@ import tempfile
 import warnings
 from typing import Any
 
-from topshare.errors import InputError, UsageError
+from topshare.errors import InputError, UsageError, first_line
 from topshare.sources import _EXT, FORMATS, Source, open_source
 
 #: Lines of the first file sniffed for its CSV dialect (DuckDB samples 20,480 rows locally).
@@ -36,14 +36,6 @@ _GLOB = re.compile(r"[*?\[{]")
 def is_url(item: str) -> bool:
     """A location with a scheme (``hdfs://…``, ``file:///…``): read through Spark/Hadoop."""
     return bool(_URL.match(item))
-
-
-def _first(exc: BaseException) -> str:
-    """The line that says what went wrong (for a JVM error, the Java exception's own line)."""
-    text = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    if text and text[0].startswith("An error occurred while calling"):
-        text = text[1:] or text
-    return text[0] if text else type(exc).__name__
 
 
 def _collect(frame: Any) -> list[Any]:
@@ -65,7 +57,7 @@ def list_files(spark: Any, items: list[str]) -> tuple[list[str], dict[str, str]]
         try:
             rows = _collect(spark.read.format("binaryFile").load(item).select("path", "length"))
         except Exception as exc:
-            text = _first(exc)
+            text = first_line(exc)
             if "PATH_NOT_FOUND" in text or "does not exist" in text:
                 rows = []
             elif "No FileSystem for scheme" in text or "ClassNotFound" in text:
@@ -101,7 +93,7 @@ def head_lines(spark: Any, path: str, name: str, n: int) -> list[str]:
     try:
         return [str(r[0]) for r in _collect(spark.read.text(path).limit(n))]
     except Exception as exc:
-        raise InputError(f"{name}: cannot be read by Spark ({_first(exc)})") from None
+        raise InputError(f"{name}: cannot be read by Spark ({first_line(exc)})") from None
 
 
 def open_remote(
