@@ -5,7 +5,6 @@ This is the whole core pipeline in one readable function; the CLI and (later) th
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,17 +14,18 @@ from typing import Any
 
 import numpy as np
 
-from topshare import __version__, grid, slices
+from topshare import __version__, breakdown, grid, slices
 from topshare.backend import connect
 from topshare.columns import Roles, map_roles, resolve
 from topshare.databases import DatabaseInput, as_database, open_database
 from topshare.engine import (
-    Prepared,
     Totals,
-    aggregate,
     collect,
     latest_date,
+    per_entity,
     prepare,
+    scan,
+    valid_stats,
 )
 from topshare.errors import InputError, RejectedRowsError, UsageError
 from topshare.logs import LogSource, open_log
@@ -68,10 +68,7 @@ from topshare.result import (
     Population,
     Rejection,
     Rows,
-    Scope,
-    Segment,
     SourceInfo,
-    TheilSplit,
 )
 from topshare.sources import FILE_COL, Source, open_source, paths_of, validate_delimiter
 from topshare.traffic import LogInput
@@ -305,10 +302,21 @@ def _analyze(
             src.table, roles, file_col=FILE_COL, segments=tuple(seg_cols), window=win,
             period=scope.period, **opts,  # type: ignore[arg-type]
         )  # fmt: skip
-        table, cells = run(src, lambda: aggregate(con, prepared))
+        cells = run(src, lambda: scan(con, prepared))
         malformed = src.malformed()
         refuse_wrong_encoding(src, malformed)
-        tot = run(src, lambda: collect(table, prepared, max(top + 1, max(ks))))
+        counted = run(src, lambda: valid_stats(cells, prepared.has_date))
+        sliced = breakdown.Sliced(None, None, None)
+        pending = None
+        if counted.rows and (scope.period or scope.segments):
+            job = run(src, lambda: breakdown.plan(
+                (counted.date_min, counted.date_max), prepared, scope, win, seg_cols, top,
+                pareto, hhi_bands, breakdown.engine_fetch(cells, prepared),
+                lambda by: grid.count_groups(cells, by),
+            ))  # fmt: skip
+            pending = breakdown.start(job)  # while the engine does the rest
+        table = run(src, lambda: per_entity(con, cells, prepared))
+        tot = run(src, lambda: collect(table, prepared, max(top + 1, max(ks)), counted))
         money_in_units, rows_total = engine_totals(table, prepared.scale)
         rejections = build_rejections(src, roles, tot, malformed, labels, opts)
         rows_read = rows_total + len(malformed)
@@ -327,9 +335,9 @@ def _analyze(
             tot, ks, top, pareto, hhi_bands, roles, src, rejections, rows_read, money_in_units,
             labels,
         )  # fmt: skip
-        full: Analysis = run(src, lambda: _over_time_and_segments(
-            result, cells, tot, prepared, scope, win, seg_cols, top, pareto, hhi_bands
-        ))  # fmt: skip
+        if pending is not None:
+            sliced = pending()
+        full = breakdown.attach(result, sliced, int(tot.units.size), scope, win, seg_cols)
         if log is not None:
             assert isinstance(src, LogSource)
             full = log.finish(src, full)
@@ -345,72 +353,6 @@ def _window(src: Source, roles: Roles, scope: _Scope, opts: dict[str, Any]) -> W
     plain = prepare(src.table, roles, file_col=FILE_COL, **opts)
     latest = run(src, lambda: latest_date(plain))
     return trailing(scope.last, latest) if latest is not None else None
-
-
-def _over_time_and_segments(
-    result: Analysis,
-    cells: Any,
-    tot: Totals,
-    prepared: Prepared,
-    scope: _Scope,
-    win: Window | None,
-    seg_cols: list[str],
-    top: int,
-    pareto: float,
-    bands: str,
-    load: Any = None,
-    count: Any = None,
-) -> Analysis:
-    """The period series and the segment breakdowns, from the engine's cells (or from
-    ``load(by) -> grid.Groups`` and ``count(by) -> int`` when the cells live elsewhere)."""
-    load = load or (lambda by: grid.load(cells, by, tot.scale, prepared.dims))
-    count = count or (lambda by: grid.count_groups(cells, by))
-    opt = slices.Options(top, pareto, bands, tot.scale)
-    seg_name = dict(zip(seg_cols, prepared.segments, strict=True))
-    first = (win.first_day if win else None) or (tot.date_min.date() if tot.date_min else None)
-    last = (win.last_day if win else None) or (tot.date_max.date() if tot.date_max else None)
-    period_args = (first, last, scope.period) if scope.period and first and last else None
-    periods = None
-    if period_args:
-        by_period = load(["period"])
-        periods = slices.series(by_period, (), *period_args, opt)
-    segments: list[Segment] | None = None
-    theil: list[TheilSplit] | None = None
-    if scope.segments:
-        segments, theil = [], []
-        for spec in scope.segments:
-            cols = [_resolve_in(seg_cols, c) for c in spec]
-            by = [seg_name[c] for c in cols]
-            values = count(by)
-            if values > grid.MAX_SEGMENT_VALUES:
-                raise UsageError(
-                    f"--segment {','.join(cols)}: {values:,} distinct values; a segment is a "
-                    f"column with few values (at most {grid.MAX_SEGMENT_VALUES:,}), such as a "
-                    "region or a channel"
-                )
-            groups = load(by)
-            per_period = load([*by, "period"]) if period_args else None
-            segments += slices.segments(groups, cols, opt, per_period, period_args)
-            theil.append(slices.theil_of(groups, cols, int(tot.units.size)))
-    return dataclasses.replace(
-        result,
-        scope=Scope(
-            period=scope.period,
-            first_day=win.first_day if win else None,
-            last_day=win.last_day if win else None,
-            last=scope.last_text if scope.last else None,
-            tz=scope.tz,
-            segments=[[_resolve_in(seg_cols, c) for c in spec] for spec in scope.segments],
-        ),
-        periods=periods,
-        segments=segments,
-        theil_decomposition=theil,
-    )
-
-
-def _resolve_in(resolved: list[str], name: str) -> str:
-    """The resolved spelling of a segment column given in any case."""
-    return name if name in resolved else next(c for c in resolved if c.lower() == name.lower())
 
 
 def _one_of(a_name: str, a: str | None, b_name: str, b: str | None) -> str | None:

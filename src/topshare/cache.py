@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from topshare.analyze import PathArg, _check_segments, _resolve_in
+from topshare.analyze import PathArg, _check_segments
 from topshare.backend import connect
+from topshare.breakdown import resolve_in
 from topshare.columns import Roles, map_roles, resolve
 from topshare.engine import Prepared, Totals, aggregate, collect, prepare, regroup
 from topshare.errors import InputError, RejectedRowsError, UsageError
@@ -117,7 +118,7 @@ def scan(
             seg_cols = list(dict.fromkeys(
                 resolve(c, list(src.columns), where, "segment") for spec in specs for c in spec
             ))  # fmt: skip
-            specs = [[_resolve_in(seg_cols, c) for c in spec] for spec in specs]
+            specs = [[resolve_in(seg_cols, c) for c in spec] for spec in specs]
             opts = {"date_format": date_format, "decimal_comma": decimal_comma}
             return scan_source(con, src, roles, seg_cols, specs, opts, labels, tz, strict, say)
     except BaseException:

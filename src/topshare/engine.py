@@ -87,6 +87,13 @@ class Totals:
     date_max: datetime | None
 
 
+@dataclass(frozen=True)
+class ValidStats:
+    rows: int
+    date_min: datetime | None
+    date_max: datetime | None
+
+
 def prepare(
     table: Any,
     roles: Roles,
@@ -299,12 +306,16 @@ def _parse_date(text: Any, date_format: str | None, engine: str = "duckdb") -> A
 
 
 def aggregate(con: Any, prepared: Prepared) -> tuple[Any, Any]:
-    """The one scan: valid rows summed per entity, rejected rows per reason and file (the
-    ``key`` column holds the entity for valid rows and the file for rejected ones).
+    """``(totals, cells)``: :func:`scan`, then :func:`per_entity` of its cells."""
+    cells = scan(con, prepared)
+    return per_entity(con, cells, prepared), cells
 
-    Returns ``(totals, cells)``, temporary tables in the engine. With periods or segments the
-    scan groups valid rows by entity, period key and segment values too (``cells``), and
-    ``totals`` regroups that (small) table per entity; otherwise both are the same table."""
+
+def scan(con: Any, prepared: Prepared) -> Any:
+    """The one scan: valid rows summed per entity, rejected rows per reason and file (the
+    ``key`` column holds the entity for valid rows and the file for rejected ones), as a
+    temporary table of ``con``. With periods or segments the valid rows are grouped by entity,
+    period key and segment values too (the cells)."""
     t = prepared.table
     valid = t.reason.isnull()
     # A value that was rounded (too_precise) is not known exactly: it joins no money sum.
@@ -334,12 +345,16 @@ def aggregate(con: Any, prepared: Prepared) -> tuple[Any, Any]:
         metrics["date_min"] = grouped.date.min()
         metrics["date_max"] = grouped.date.max()
     expr = grouped.group_by(["reason", "key", *extra]).aggregate(**metrics)
-    cells = _keep(con, f"__topshare_cells_{next(_tmp_ids)}", expr, prepared)
-    if not extra:
-        return cells, cells
+    return _keep(con, f"__topshare_cells_{next(_tmp_ids)}", expr, prepared)
+
+
+def per_entity(con: Any, cells: Any, prepared: Prepared) -> Any:
+    """The cells of :func:`scan` summed per entity (and per reason and file for the rejected
+    rows): a temporary table of ``con``, the cells themselves when they have no other column."""
+    if not prepared.dims:
+        return cells
     regrouped = regroup(cells, ["reason", "key"], prepared.has_date)
-    totals = con.create_table(f"__topshare_totals_{next(_tmp_ids)}", regrouped, temp=True)
-    return totals, cells
+    return con.create_table(f"__topshare_totals_{next(_tmp_ids)}", regrouped, temp=True)
 
 
 def regroup(cells: Any, by: list[str], has_date: bool) -> Any:
@@ -370,23 +385,32 @@ def _keep(con: Any, name: str, expr: Any, prepared: Prepared) -> Any:
     return con.create_table(name, ibis.memtable(data), temp=True)
 
 
-def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:
-    """Small results from the aggregated table: units per entity, the top rows with keys,
-    the most negative entities, rejection statistics and the date range."""
-    scale = prepared.scale
-    valid = totals.filter(totals.reason.isnull()).rename(entity="key")
-    stats = (
-        valid.aggregate(
-            rows=valid.rows.sum(),
-            **(
-                {"date_min": valid.date_min.min(), "date_max": valid.date_max.max()}
-                if prepared.has_date
-                else {}
-            ),
-        )
+def valid_stats(table: Any, has_date: bool) -> ValidStats:
+    """The valid rows of the scan's table (or of its per-entity totals: the same answer) and
+    their first and last dates: one small query."""
+    valid = table.filter(table.reason.isnull())
+    sums: dict[str, Any] = {"rows": valid.rows.sum()}
+    if has_date:
+        sums.update(date_min=valid.date_min.min(), date_max=valid.date_max.max())
+    got = (
+        valid.aggregate(**sums)
         .to_pyarrow()
         .to_pylist()[0]
     )
+    return ValidStats(
+        int(got["rows"] or 0), _as_datetime(got.get("date_min")), _as_datetime(got.get("date_max"))
+    )
+
+
+def collect(
+    totals: Any, prepared: Prepared, top_rows: int, counted: ValidStats | None = None
+) -> Totals:
+    """Small results from the aggregated table: units per entity, the top rows with keys,
+    the most negative entities, rejection statistics and the date range (``counted``: the
+    :func:`valid_stats` already asked for)."""
+    scale = prepared.scale
+    valid = totals.filter(totals.reason.isnull()).rename(entity="key")
+    stats = valid_stats(totals, prepared.has_date) if counted is None else counted
     # int64 when every partial sum is bounded by 2**62 (the sum of absolute values): exact.
     units = units_array(valid.select("value").to_pyarrow()["value"], scale)
 
@@ -431,11 +455,11 @@ def collect(totals: Any, prepared: Prepared, top_rows: int) -> Totals:
         units=units,
         top=[(r["entity"], int(r["value"].scaleb(scale, WIDE))) for r in top],
         negatives=[(r["entity"], int(r["value"].scaleb(scale, WIDE))) for r in neg],
-        rows_valid=int(stats["rows"] or 0),
+        rows_valid=stats.rows,
         out_of_range=rejected.pop("out_of_range", None),
         rejected=sorted(rejected.values(), key=lambda s: order.index(s.reason)),
-        date_min=_as_datetime(stats.get("date_min")),
-        date_max=_as_datetime(stats.get("date_max")),
+        date_min=stats.date_min,
+        date_max=stats.date_max,
     )
 
 

@@ -34,9 +34,9 @@ from topshare.analyze import (
     _build,
     _check_options,
     _check_segments,
-    _over_time_and_segments,
     _Scope,
 )
+from topshare.breakdown import over_time_and_segments
 from topshare.cache import Cache, Progress, _drop, release, scan
 from topshare.engine import (
     Prepared,
@@ -406,7 +406,7 @@ class Explorer:
                 tot, ks, top, pareto, bands, self.roles, self.source, self.rejections,
                 self._rows_read, self._money_in, self.labels,
             )  # fmt: skip
-            full: Analysis = run(self.source, lambda: _over_time_and_segments(
+            full: Analysis = run(self.source, lambda: over_time_and_segments(
                 result, cells, tot, prepared, scope, win, self._seg_cols(scope), top, pareto,
                 bands,
             ))  # fmt: skip

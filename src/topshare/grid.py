@@ -101,12 +101,22 @@ def count_groups(cells: Any, by: list[str]) -> int:
 def load(cells: Any, by: list[str], scale: int, dims: tuple[str, ...]) -> Groups:
     """Per-entity totals for each distinct value of the ``by`` columns of the valid cells
     (``dims``: every column the cells are grouped by besides the entity)."""
+    return layout(fetch(cells, by, dims), by, scale)
+
+
+def fetch(cells: Any, by: list[str], dims: tuple[str, ...]) -> pa.Table:
+    """The query half of :func:`load`: the valid cells summed by ``by`` and the entity."""
     valid = cells.filter(cells.reason.isnull())
     if set(dims) - set(by):
         valid = valid.group_by([*by, "key"]).aggregate(
             value=valid.value.sum(), rows=valid.rows.sum()
         )
-    table = valid.select(*by, "key", "rows", "value").to_pyarrow()
+    table: pa.Table = valid.select(*by, "key", "rows", "value").to_pyarrow()
+    return table
+
+
+def layout(table: pa.Table, by: list[str], scale: int) -> Groups:
+    """The Python half of :func:`load` (no engine: it may run on another thread)."""
     n = table.num_rows
     units = units_array(table["value"], scale)
     rows = int64_array(table["rows"])

@@ -3,8 +3,9 @@
 The same pipeline as :meth:`topshare.explore.Explorer.analyze` on the engine: the scope's
 per-entity totals (a kept :class:`~topshare.resident.Group`) become the
 :class:`~topshare.engine.Totals` that :func:`topshare.engine.collect` would have returned, then
-``_build`` and ``_over_time_and_segments`` of :mod:`topshare.analyze` run on them, the series and
-segments reading kept groups through :func:`topshare.keptgroups.loader`.
+``_build`` of :mod:`topshare.analyze` and :func:`topshare.breakdown.over_time_and_segments`
+run on them, the series and segments reading kept groups through
+:func:`topshare.keptgroups.loader`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from topshare import slices
-from topshare.analyze import _build, _over_time_and_segments, _Scope
+from topshare.analyze import _build, _Scope
+from topshare.breakdown import over_time_and_segments
 from topshare.engine import Prepared, Totals
 from topshare.entity import EntityPeriod, EntitySeries
 from topshare.keptgroups import Kept, ResidentGroups, loader
@@ -92,7 +94,7 @@ def analysis(
     load, count = loader(res, key, key[2], seg_index, scope.period, span)
     # The segments without their series, then every series from kept periods (below).
     flat = dataclasses.replace(scope, period=None)
-    out = _over_time_and_segments(
+    out = over_time_and_segments(
         result, None, tot, prepared, flat, win, seg_cols, top, pareto, bands, load, count
     )
     assert out.scope is not None

@@ -1,6 +1,6 @@
 """The :class:`topshare.grid.Groups` of a question answered from a :class:`Resident`'s kept groups.
 
-:func:`loader` gives :func:`topshare.analyze._over_time_and_segments` the groups of a scope by
+:func:`loader` gives :func:`topshare.breakdown.over_time_and_segments` the groups of a scope by
 segment columns and/or period, each a kept :class:`~topshare.resident.Group` (no per-call sort
 or scan); :class:`ResidentGroups` answers the slicing code's questions from them, and
 :class:`Kept` shares the money values of the results.
@@ -120,7 +120,7 @@ def loader(
     period: str | None,
     span: tuple[date, date] | None,
 ) -> tuple[Callable[[list[str]], ResidentGroups], Callable[[list[str]], int]]:
-    """``load(by)`` and ``count(by)`` for :func:`topshare.analyze._over_time_and_segments`:
+    """``load(by)`` and ``count(by)`` for :func:`topshare.breakdown.over_time_and_segments`:
     the groups of the scope by segment columns (names as in the cells) and/or the period."""
 
     def periods() -> list[tuple[date, int, int]]:

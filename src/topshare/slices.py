@@ -7,6 +7,7 @@ those of :mod:`topshare.metrics`, so a period or a segment is computed exactly l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -281,9 +282,9 @@ def segments(
     return out
 
 
-def theil_of(groups: Groups, names: list[str], n_entities: int) -> TheilSplit:
-    """The between/within decomposition of Theil T over the (segment, entity) cells."""
-    parts = [groups.group_units(g) for g in range(len(groups))]
-    cells = sum(int(p.size) for p in parts)
+def theil_of(groups: Groups, names: list[str]) -> Callable[[int], TheilSplit]:
+    """The between/within decomposition of Theil T over the (segment, entity) cells, made when
+    told the number of entities (the split is nested when each entity is in one segment)."""
+    cells = sum(int(groups.group_units(g).size) for g in range(len(groups)))
     total, between, within = groups.theil()
-    return TheilSplit(names, total, between, within, nested=cells == n_entities)
+    return lambda n_entities: TheilSplit(names, total, between, within, nested=cells == n_entities)

@@ -1,0 +1,188 @@
+"""The period series and the segment breakdowns of an analysis, in two halves.
+
+:func:`plan` asks the engine for the groups it needs (queries, on the caller's thread) and
+returns a job that does the arithmetic (numpy and Python, no engine). ``analyze()`` runs that
+job on a thread of its own while the engine sums the cells per entity and counts the rejected
+rows: on a large file the two take about as long, so the series costs little extra time.
+:func:`over_time_and_segments` runs both halves one after the other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from topshare import grid, slices
+from topshare.engine import Prepared, Totals
+from topshare.errors import UsageError
+from topshare.periods import Window
+from topshare.result import Analysis, Period, Scope, Segment, TheilSplit
+
+if TYPE_CHECKING:
+    from topshare.analyze import _Scope
+
+#: ``fetch(by)``: the groups of the cells by ``by``, queried now and laid out when called.
+Fetch = Callable[[list[str]], Callable[[], grid.Groups]]
+
+
+@dataclass(frozen=True)
+class Sliced:
+    """What the job of :func:`plan` computed."""
+
+    periods: list[Period] | None
+    segments: list[Segment] | None
+    theil: list[Callable[[int], TheilSplit]] | None  # told the number of entities
+
+
+def engine_fetch(cells: Any, prepared: Prepared) -> Fetch:
+    """``fetch`` on the engine's cells: one query each, the layout left to the job."""
+
+    def fetch(by: list[str]) -> Callable[[], grid.Groups]:
+        table = grid.fetch(cells, by, prepared.dims)
+        return lambda: grid.layout(table, by, prepared.scale)
+
+    return fetch
+
+
+def plan(
+    span: tuple[datetime | None, datetime | None],
+    prepared: Prepared,
+    scope: _Scope,
+    win: Window | None,
+    seg_cols: list[str],
+    top: int,
+    pareto: float,
+    bands: str,
+    fetch: Fetch,
+    count: Callable[[list[str]], int],
+) -> Callable[[], Sliced]:
+    """Query the groups of the series and segments (``span``: the first and last date of the
+    valid rows); the returned job computes them without the engine, on any thread."""
+    opt = slices.Options(top, pareto, bands, prepared.scale)
+    seg_name = dict(zip(seg_cols, prepared.segments, strict=True))
+    first = (win.first_day if win else None) or (span[0].date() if span[0] else None)
+    last = (win.last_day if win else None) or (span[1].date() if span[1] else None)
+    period_args = (first, last, scope.period) if scope.period and first and last else None
+    by_period = fetch(["period"]) if period_args else None
+    parts = []
+    for spec in scope.segments:
+        cols = [resolve_in(seg_cols, c) for c in spec]
+        by = [seg_name[c] for c in cols]
+        values = count(by)
+        if values > grid.MAX_SEGMENT_VALUES:
+            raise UsageError(
+                f"--segment {','.join(cols)}: {values:,} distinct values; a segment is a "
+                f"column with few values (at most {grid.MAX_SEGMENT_VALUES:,}), such as a "
+                "region or a channel"
+            )
+        parts.append((cols, fetch(by), fetch([*by, "period"]) if period_args else None))
+
+    def job() -> Sliced:
+        periods = None
+        if by_period is not None and period_args is not None:
+            periods = slices.series(by_period(), (), *period_args, opt)
+        if not scope.segments:
+            return Sliced(periods, None, None)
+        segments: list[Segment] = []
+        theil: list[Callable[[int], TheilSplit]] = []
+        for cols, groups_of, per_period_of in parts:
+            groups = groups_of()
+            per_period = per_period_of() if per_period_of else None
+            segments += slices.segments(groups, cols, opt, per_period, period_args)
+            theil.append(slices.theil_of(groups, cols))
+        return Sliced(periods, segments, theil)
+
+    return job
+
+
+def attach(
+    result: Analysis,
+    sliced: Sliced,
+    n_entities: int,
+    scope: _Scope,
+    win: Window | None,
+    seg_cols: list[str],
+) -> Analysis:
+    """``result`` with the scope, the series and the segments of ``sliced``."""
+    return dataclasses.replace(
+        result,
+        scope=Scope(
+            period=scope.period,
+            first_day=win.first_day if win else None,
+            last_day=win.last_day if win else None,
+            last=scope.last_text if scope.last else None,
+            tz=scope.tz,
+            segments=[[resolve_in(seg_cols, c) for c in spec] for spec in scope.segments],
+        ),
+        periods=sliced.periods,
+        segments=sliced.segments,
+        theil_decomposition=(
+            None if sliced.theil is None else [split(n_entities) for split in sliced.theil]
+        ),
+    )
+
+
+def over_time_and_segments(
+    result: Analysis,
+    cells: Any,
+    tot: Totals,
+    prepared: Prepared,
+    scope: _Scope,
+    win: Window | None,
+    seg_cols: list[str],
+    top: int,
+    pareto: float,
+    bands: str,
+    load: Callable[[list[str]], grid.Groups] | None = None,
+    count: Callable[[list[str]], int] | None = None,
+) -> Analysis:
+    """Both halves at once: the series and the segments from the engine's cells (or from
+    ``load(by) -> grid.Groups`` and ``count(by) -> int`` when the cells live elsewhere)."""
+    fetch = engine_fetch(cells, prepared) if load is None else _ready(load)
+    count = count or (lambda by: grid.count_groups(cells, by))
+    job = plan(
+        (tot.date_min, tot.date_max), prepared, scope, win, seg_cols, top, pareto, bands,
+        fetch, count,
+    )  # fmt: skip
+    return attach(result, job(), int(tot.units.size), scope, win, seg_cols)
+
+
+def start(job: Callable[[], Sliced]) -> Callable[[], Sliced]:
+    """Run ``job`` on a thread of its own; the returned function waits for its result (and
+    raises its error). The job holds the GIL only between numpy and Arrow calls."""
+    out: list[Sliced] = []
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            out.append(job())
+        except BaseException as e:  # handed to the caller, raised on its thread
+            failed.append(e)
+
+    thread = threading.Thread(target=work, name="topshare-breakdown", daemon=True)
+    thread.start()
+
+    def wait() -> Sliced:
+        thread.join()
+        if failed:
+            raise failed[0]
+        return out[0]
+
+    return wait
+
+
+def _ready(load: Callable[[list[str]], grid.Groups]) -> Fetch:
+    def fetch(by: list[str]) -> Callable[[], grid.Groups]:
+        groups = load(by)
+        return lambda: groups
+
+    return fetch
+
+
+def resolve_in(resolved: list[str], name: str) -> str:
+    """The resolved spelling of a segment column given in any case."""
+    return name if name in resolved else next(c for c in resolved if c.lower() == name.lower())
