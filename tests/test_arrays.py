@@ -164,3 +164,25 @@ def test_date_group_codes_sort_like_the_dates_null_last() -> None:
     assert radix == 62
     text, k = _sorted_codes(pa.chunked_array([pa.array(["b", None, "a", "b"])]))
     assert (text.tolist(), k) == ([1, 2, 0, 1], 3)
+
+
+def test_date_group_codes_without_nulls_read_the_day_numbers_of_a_slice() -> None:
+    from datetime import date
+
+    from topshare.grid import _sorted_codes
+
+    days = pa.array([date(2023, 12, 1), date(2024, 3, 1), date(2024, 1, 1), date(2024, 2, 1)])
+    codes, radix = _sorted_codes(days.slice(1))  # an offset into the buffer
+    assert codes.dtype == np.int64
+    assert codes.tolist() == [60, 0, 31]
+    assert radix == 62
+
+
+def test_one_text_array_joins_chunks_with_the_same_values() -> None:
+    from topshare.arrays import one_text_array
+
+    col = pa.chunked_array([pa.array(["a", None]), pa.array(["ccc"]), pa.array([], pa.string())])
+    got = one_text_array(col)
+    assert isinstance(got, pa.Array)
+    assert got.to_pylist() == ["a", None, "ccc"]
+    assert got.take(pa.array([2, 0])).to_pylist() == ["ccc", "a"]

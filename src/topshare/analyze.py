@@ -315,7 +315,7 @@ def _analyze(
                 lambda by: grid.count_groups(cells, by),
             ))  # fmt: skip
             pending = breakdown.start(job)  # while the engine does the rest
-        table = run(src, lambda: per_entity(con, cells, prepared))
+        table = run(src, lambda: per_entity(con, cells, prepared, dates=False))
         tot = run(src, lambda: collect(table, prepared, max(top + 1, max(ks)), counted))
         money_in_units, rows_total = engine_totals(table, prepared.scale)
         rejections = build_rejections(src, roles, tot, malformed, labels, opts)

@@ -33,6 +33,17 @@ def chunk(column: Any, empty_type: Any = None) -> Any:
     return column
 
 
+def one_text_array(column: Any) -> Any:
+    """A chunked text column as one array (``take`` of a few rows of a chunked column costs
+    as much as joining its chunks once: milliseconds at millions of rows). Past 2 GB of text,
+    as ``large_string``: 32-bit offsets cannot address it."""
+    if not isinstance(column, pa.ChunkedArray) or column.num_chunks == 1:
+        return chunk(column)
+    if pa.types.is_string(column.type) and column.nbytes >= 2**31 - 1:
+        column = column.cast(pa.large_string())
+    return chunk(column)
+
+
 def int64_array(column: Any, null: int | None = None) -> npt.NDArray[np.int64]:
     """An Arrow integer column as an int64 numpy array, from its buffers (a read-only view when
     it has no NULLs); NULLs become ``null`` (refused when it is None)."""

@@ -348,12 +348,14 @@ def scan(con: Any, prepared: Prepared) -> Any:
     return _keep(con, f"__topshare_cells_{next(_tmp_ids)}", expr, prepared)
 
 
-def per_entity(con: Any, cells: Any, prepared: Prepared) -> Any:
+def per_entity(con: Any, cells: Any, prepared: Prepared, dates: bool = True) -> Any:
     """The cells of :func:`scan` summed per entity (and per reason and file for the rejected
-    rows): a temporary table of ``con``, the cells themselves when they have no other column."""
+    rows): a temporary table of ``con``, the cells themselves when they have no other column.
+    ``dates=False``: without each entity's first and last date (a caller that has asked
+    :func:`valid_stats` of the cells needs none)."""
     if not prepared.dims:
         return cells
-    regrouped = regroup(cells, ["reason", "key"], prepared.has_date)
+    regrouped = regroup(cells, ["reason", "key"], prepared.has_date and dates)
     return con.create_table(f"__topshare_totals_{next(_tmp_ids)}", regrouped, temp=True)
 
 
@@ -392,11 +394,7 @@ def valid_stats(table: Any, has_date: bool) -> ValidStats:
     sums: dict[str, Any] = {"rows": valid.rows.sum()}
     if has_date:
         sums.update(date_min=valid.date_min.min(), date_max=valid.date_max.max())
-    got = (
-        valid.aggregate(**sums)
-        .to_pyarrow()
-        .to_pylist()[0]
-    )
+    got = valid.aggregate(**sums).to_pyarrow().to_pylist()[0]
     return ValidStats(
         int(got["rows"] or 0), _as_datetime(got.get("date_min")), _as_datetime(got.get("date_max"))
     )

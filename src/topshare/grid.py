@@ -22,6 +22,7 @@ from topshare.arrays import (
     arrow_strings,
     chunk,
     int64_array,
+    one_text_array,
     python_values,
     units_array,
 )
@@ -121,28 +122,37 @@ def layout(table: pa.Table, by: list[str], scale: int) -> Groups:
     units = units_array(table["value"], scale)
     rows = int64_array(table["rows"])
 
-    # One integer code per cell from the sorted distinct values of each ``by`` column.
+    # One integer code (>= 0) per cell from the sorted distinct values of each ``by`` column.
     gid = np.zeros(n, dtype=np.int64)
-    for col in by:
+    for i, col in enumerate(by):
         codes, radix = _sorted_codes(table[col])
-        gid = gid * radix + codes
-    uniq, inverse = _dense(gid)
-    # Few groups (periods, segment values): a 16-bit key sorts by radix, in linear time.
-    small_keys = inverse.astype(np.int16) if uniq.size < 2**15 else inverse
-    order = np.argsort(small_keys, kind="stable")
-    counts = np.bincount(inverse, minlength=uniq.size)
+        gid = codes if i == 0 else gid * radix + codes
+    # Few groups (periods, segment values): a 16-bit key sorts by radix, in linear time. Each
+    # pass over the cells allocates (and, on a cold start, faults in) an array as long as they
+    # are: small codes are sorted and counted as they are, without a dense renumbering first.
+    if n and int(gid.max()) < 2**15:
+        per_code = np.bincount(gid)
+        present = np.flatnonzero(per_code)
+        counts = per_code[present]
+        order = np.argsort(gid.astype(np.int16), kind="stable")
+        group_rows = np.bincount(gid, weights=rows)[present]
+    else:
+        uniq, inverse = _dense(gid)
+        small_keys = inverse.astype(np.int16) if uniq.size < 2**15 else inverse
+        order = np.argsort(small_keys, kind="stable")
+        counts = np.bincount(inverse, minlength=uniq.size)
+        group_rows = np.bincount(inverse, weights=rows, minlength=uniq.size)
     offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
     first_of_group = order[offsets[:-1]] if n else np.empty(0, dtype=np.int64)
     key_cols = [python_values(table[col].take(arrow_ints(first_of_group))) for col in by]
-    keys = list(zip(*key_cols, strict=True)) if by else [()] * uniq.size
-    group_rows = np.bincount(inverse, weights=rows.astype(np.float64), minlength=uniq.size)
+    keys = list(zip(*key_cols, strict=True)) if by else [()] * counts.size
     return Groups(
         by=by,
         keys=keys,
         units=units[order],
         offsets=offsets,
         rows=[int(r) for r in group_rows],
-        entities=table["key"],  # chunked: take() and is_in() need no single array
+        entities=one_text_array(table["key"]),
         order=order,
     )
 
@@ -163,6 +173,13 @@ def _sorted_codes(column: Any) -> tuple[npt.NDArray[np.int64], int]:
     """Codes 0..k-1 that sort like the values (NULL last), and k + 1 (the radix). Dates (the
     period keys) are their day numbers from the first, without a dictionary."""
     arr = chunk(column)
+    if pa.types.is_date32(arr.type) and not arr.null_count and len(arr):
+        # The day numbers themselves (date32 holds them as int32): one pass, no copy first.
+        days = np.frombuffer(
+            arr.buffers()[1], dtype=np.int32, count=len(arr), offset=arr.offset * 4
+        )
+        first, last = int(days.min()), int(days.max())
+        return np.subtract(days, first, dtype=np.int64), last - first + 2
     if pa.types.is_date32(arr.type) and arr.null_count < len(arr):
         days = arr.cast(pa.int32())
         span = pc.min_max(days).as_py()
