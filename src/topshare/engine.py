@@ -89,6 +89,8 @@ class Totals:
 
 @dataclass(frozen=True)
 class ValidStats:
+    """How many valid rows the scan counted, and their first and last dates."""
+
     rows: int
     date_min: datetime | None
     date_max: datetime | None
