@@ -200,18 +200,33 @@ def test_meta(app: Any) -> None:
         ("/api/periods?period=day&from=1900-01-01", 400, "more than 3,700 periods"),
         ("/api/entity", 400, "name: Field required"),
         ("/api/nothing", 404, "Not Found"),
-        ("/api/summary?file=/etc/passwd", 200, ""),  # unknown parameters choose nothing
+        ("/api/summary?file=/etc/passwd", 400, "unknown query parameter 'file'"),
+        ("/api/summary?date_from=2024-01-01", 400, "unknown query parameter 'date_from'"),
+        ("/api/periods?period=month&chart=trend", 400, "unknown query parameter 'chart'"),
+        ("/api/meta?top=5", 400, "(this view takes: none)"),
     ],
 )
 def test_bad_parameters(app: Any, url: str, status: int, message: str) -> None:
     r = request(app, url)
     assert r.status_code == status, r.text
     secure(r)
-    if status != 200:
-        assert r.json()["error"]["status"] == status
-        assert message in r.json()["error"]["message"]
-    else:
-        assert r.json()["source"]["paths"][0].endswith("sales.csv")
+    assert r.json()["error"]["status"] == status
+    assert message in r.json()["error"]["message"]
+
+
+def test_unknown_query_parameters_are_named_with_the_views_own(app: Any) -> None:
+    """A misspelt parameter is refused, not ignored (``date_from=`` would answer for the whole
+    range); each view takes its own parameters and those of every view, and the page any."""
+    r = request(app, "/api/summary?date_from=2024-01-01")
+    message = r.json()["error"]["message"]
+    assert "from, hhi_bands, last, measure, pareto, period, to, top" in message
+    assert "chart" not in message
+    assert "name" not in message
+    assert request(app, "/api/charts?chart=trend&period=month").status_code == 200
+    entity = request(app, "/api/entity?name=A&top=3&from=2024-01-01")
+    assert entity.status_code in (200, 404), entity.text  # the parameters were accepted
+    assert "unknown query parameter" not in entity.text
+    assert request(app, "/?utm_source=mail").status_code == 200
 
 
 def test_read_only(app: Any) -> None:

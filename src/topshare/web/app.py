@@ -22,6 +22,7 @@ import orjson
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
@@ -157,6 +158,35 @@ def _ask(
 
 class _BadRequest(Exception):
     pass
+
+
+#: Taken by the guard in front of the app (the one-time login), never by a view.
+_GUARD_PARAMETERS = frozenset({"token"})
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    """The query parameters a route declares (its own and its dependencies'), by the names a
+    URL spells them with."""
+    names: set[str] = set()
+    todo = [route.dependant]
+    while todo:
+        dependant = todo.pop()
+        names.update(p.alias for p in dependant.query_params)
+        todo.extend(dependant.dependencies)
+    return frozenset(names)
+
+
+def _known_query(request: Request) -> None:
+    """Refuse a query parameter the view does not take (a misspelt ``date_from=`` for
+    ``from=`` would otherwise answer for the whole range, silently)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not route.path.startswith("/api/"):
+        return  # the page itself: a link may carry anything (tracking tags, say)
+    names = _query_names(route)
+    for key in request.query_params:
+        if key not in names and key not in _GUARD_PARAMETERS:
+            known = ", ".join(sorted(names)) or "none"
+            raise _BadRequest(f"unknown query parameter {key!r} (this view takes: {known})")
 
 
 AskDep = Annotated[Ask, Depends(_ask)]
@@ -343,6 +373,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        dependencies=[Depends(_known_query)],
     )
 
     @app.exception_handler(RequestValidationError)
