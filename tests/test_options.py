@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +93,43 @@ def test_input_format_for_an_unusual_name(write: Writer) -> None:
     r = topshare.analyze(path, format="json")
     assert r.total == Decimal("3.00")
     assert r.source.format == "json"
+
+
+def test_duckdbs_memory_limit_and_spill_directory_from_the_environment(
+    write: Writer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from topshare.backend import connect
+
+    spill = tmp_path / "spill here"
+    monkeypatch.setenv("TOPSHARE_MEMORY_LIMIT", " 300MB ")
+    monkeypatch.setenv("TOPSHARE_SPILL_DIR", str(spill))
+    con = connect()
+    try:
+        limit, where = con.con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchone()
+    finally:
+        con.disconnect()
+    assert limit == "286.1 MiB"  # 300 x 10^6 bytes
+    assert where == str(spill)
+    r = topshare.analyze(write("s.csv", "customer,amount\na,1.50\nb,2\na,3\n"))
+    assert (r.total, r.top[0].entity, r.top[0].value) == (Decimal("6.50"), "a", Decimal("4.50"))
+
+
+def test_a_memory_limit_that_is_not_a_size_or_too_small_is_one_line(
+    write: Writer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write("s.csv", "customer,amount\na,1\n")
+    monkeypatch.setenv("TOPSHARE_MEMORY_LIMIT", "lots")
+    r = run_cli("revenue", path)
+    assert r.code == 2
+    assert r.err.strip().splitlines() == [
+        "topshare: error: memory limit 'lots' ($TOPSHARE_MEMORY_LIMIT): not a size; give one "
+        "such as 4GB or 500MB"
+    ]
+    monkeypatch.setenv("TOPSHARE_MEMORY_LIMIT", "1KB")  # DuckDB cannot hold one block
+    r = run_cli("revenue", path)
+    assert r.code == 2
+    (line,) = r.err.strip().splitlines()
+    assert "Out of Memory Error" in line
+    assert "raise DuckDB's limit with TOPSHARE_MEMORY_LIMIT" in line

@@ -17,6 +17,8 @@ import ibis
 import ibis.expr.types
 from ibis.backends.duckdb import Backend as _IbisDuckDB
 
+from topshare.errors import UsageError
+
 
 class _Cursor:
     """A DuckDB cursor with the pre-2.0 Arrow fetch names Ibis 12 uses."""
@@ -68,13 +70,22 @@ class DuckDBBackend(_IbisDuckDB):  # type: ignore[misc]
             return super().get_schema(*args, **kwargs)
 
 
+#: DuckDB's memory limit (a size such as "4GB"; DuckDB's own default: 80 % of the RAM).
+MEMORY_LIMIT_ENV = "TOPSHARE_MEMORY_LIMIT"
+#: Where DuckDB spills what does not fit (default: ``topshare-spill`` in the temporary directory).
+SPILL_DIR_ENV = "TOPSHARE_SPILL_DIR"
+
+
 def connect(threads: int | None = None, memory_limit: str | None = None, tz: str = "UTC") -> Any:
     """A fresh in-memory DuckDB connection through Ibis, spilling to a temporary directory.
 
     Sessions run in ``tz`` (UTC by default, a checked IANA name otherwise): timestamps with an
     offset are converted to that zone's wall clock, those without one are taken as they are.
+    ``memory_limit`` (else ``$TOPSHARE_MEMORY_LIMIT``) caps DuckDB's memory, which spills the
+    rest to ``$TOPSHARE_SPILL_DIR`` (else ``topshare-spill`` in the temporary directory).
     """
-    spill = os.path.join(tempfile.gettempdir(), "topshare-spill")
+    spill = os.environ.get(SPILL_DIR_ENV) or os.path.join(tempfile.gettempdir(), "topshare-spill")
+    memory_limit = memory_limit or os.environ.get(MEMORY_LIMIT_ENV) or None
     con = DuckDBBackend().connect(database=":memory:")
     raw = con.con
     raw.execute("SET TimeZone = ?", [tz])
@@ -82,9 +93,16 @@ def connect(threads: int | None = None, memory_limit: str | None = None, tz: str
     # DuckDB 2.0's type_pushdown turns a TRY_CAST over an all-text CSV column into a strict cast
     # inside the reader, so one bad amount fails the whole query instead of being rejected.
     raw.execute("SET disabled_optimizers = 'type_pushdown'")
-    raw.execute(f"SET temp_directory = '{spill}'")
+    raw.execute("SET temp_directory = ?", [spill])
     if threads:
         raw.execute(f"SET threads = {int(threads)}")
     if memory_limit:
-        raw.execute("SET memory_limit = ?", [memory_limit])
+        try:
+            raw.execute("SET memory_limit = ?", [memory_limit.strip()])
+        except duckdb.Error as exc:
+            con.disconnect()
+            raise UsageError(
+                f"memory limit {memory_limit!r} (${MEMORY_LIMIT_ENV}): not a size; give one "
+                "such as 4GB or 500MB"
+            ) from exc
     return con

@@ -36,4 +36,7 @@ def first_line(exc: BaseException) -> str:
     text = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     if text and text[0].startswith("An error occurred while calling"):
         text = text[1:] or text
-    return text[0] if text else type(exc).__name__
+    line = text[0] if text else type(exc).__name__
+    if line.startswith("Out of Memory Error"):  # DuckDB: its limit, not the machine's, as a rule
+        line += "; raise DuckDB's limit with TOPSHARE_MEMORY_LIMIT (e.g. 8GB)"
+    return line
