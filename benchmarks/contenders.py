@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -215,8 +216,21 @@ SELECT
 """
 
 
-def load_duckdb_sql() -> Worker:
+def _duckdb_connect() -> Any:
+    """A DuckDB connection, with the memory limit and spill directory ``billion.py`` gives
+    (``BENCH_DUCKDB_MEMORY_LIMIT``, ``BENCH_DUCKDB_SPILL_DIR``; unset: DuckDB's defaults)."""
     import duckdb
+
+    con = duckdb.connect()
+    if os.environ.get("BENCH_DUCKDB_SPILL_DIR"):
+        con.execute("SET temp_directory = ?", [os.environ["BENCH_DUCKDB_SPILL_DIR"]])
+    if os.environ.get("BENCH_DUCKDB_MEMORY_LIMIT"):
+        con.execute("SET memory_limit = ?", [os.environ["BENCH_DUCKDB_MEMORY_LIMIT"]])
+    return con
+
+
+def load_duckdb_sql() -> Worker:
+    import duckdb  # noqa: F401 - imported before the clock starts
 
     def work(path: str, fmt: str, top: int) -> Outcome:
         quoted = "'" + path.replace("'", "''") + "'"
@@ -225,7 +239,7 @@ def load_duckdb_sql() -> Worker:
             amount = "trim(amount)"
         else:  # typed columns: the DECIMAL amount is only widened
             reader, amount = f"read_parquet({quoted})", "amount"
-        con = duckdb.connect()
+        con = _duckdb_connect()
         sql = DUCKDB_SQL.format(reader=reader, amount=amount, top=int(top))
         row = con.execute(sql).fetchone()
         con.close()
@@ -388,14 +402,14 @@ def _duckdb_reader(path: str, fmt: str) -> tuple[str, str, str]:
 
 
 def load_duckdb_sql_monthly() -> MonthlyWorker:
-    import duckdb
+    import duckdb  # noqa: F401 - imported before the clock starts
 
     def _float(v: Any) -> float | None:
         return None if v is None else float(v)
 
     def work(path: str, fmt: str, top: int) -> MonthlyOutcome:
         reader, amount, day = _duckdb_reader(path, fmt)
-        con = duckdb.connect()
+        con = _duckdb_connect()
         sql = DUCKDB_MONTHLY_SQL.format(reader=reader, amount=amount, day=day, top=int(top))
         rows = con.execute(sql).fetchall()
         con.close()
