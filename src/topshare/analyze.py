@@ -315,28 +315,33 @@ def _analyze(
                 lambda by: grid.count_groups(cells, by),
             ))  # fmt: skip
             pending = breakdown.start(job)  # while the engine does the rest
-        table = run(src, lambda: per_entity(con, cells, prepared, dates=False))
-        tot = run(src, lambda: collect(table, prepared, max(top + 1, max(ks)), counted))
-        money_in_units, rows_total = engine_totals(table, prepared.scale)
-        rejections = build_rejections(src, roles, tot, malformed, labels, opts)
-        rows_read = rows_total + len(malformed)
-        if strict and rejections:
-            raise RejectedRowsError(strict_message(rejections))
-        if tot.rows_valid == 0:
-            parts = [f"{r.rows:,} {r.reason}" for r in rejections]
-            if tot.out_of_range and win:
-                parts.append(
-                    f"{tot.out_of_range.rows:,} outside {win.first_day or '…'} to "
-                    f"{win.last_day or '…'}"
-                )
-            detail = "; ".join(parts) or "no data rows"
-            raise InputError(f"{first}: no rows left to analyse ({detail})")
-        result = _build(
-            tot, ks, top, pareto, hhi_bands, roles, src, rejections, rows_read, money_in_units,
-            labels,
-        )  # fmt: skip
-        if pending is not None:
-            sliced = pending()
+        try:
+            table = run(src, lambda: per_entity(con, cells, prepared, dates=False))
+            tot = run(src, lambda: collect(table, prepared, max(top + 1, max(ks)), counted))
+            money_in_units, rows_total = engine_totals(table, prepared.scale)
+            rejections = build_rejections(src, roles, tot, malformed, labels, opts)
+            rows_read = rows_total + len(malformed)
+            if strict and rejections:
+                raise RejectedRowsError(strict_message(rejections))
+            if tot.rows_valid == 0:
+                parts = [f"{r.rows:,} {r.reason}" for r in rejections]
+                if tot.out_of_range and win:
+                    parts.append(
+                        f"{tot.out_of_range.rows:,} outside {win.first_day or '…'} to "
+                        f"{win.last_day or '…'}"
+                    )
+                detail = "; ".join(parts) or "no data rows"
+                raise InputError(f"{first}: no rows left to analyse ({detail})")
+            result = _build(
+                tot, ks, top, pareto, hhi_bands, roles, src, rejections, rows_read,
+                money_in_units, labels,
+            )  # fmt: skip
+            if pending is not None:  # its errors become one line too (a MemoryError, say)
+                sliced = run(src, pending.result)
+        except BaseException:
+            if pending is not None:
+                pending.cancel()  # its work would be thrown away: it stops at its next view
+            raise
         full = breakdown.attach(result, sliced, int(tot.units.size), scope, win, seg_cols)
         if log is not None:
             assert isinstance(src, LogSource)

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 #: ``fetch(by)``: the groups of the cells by ``by``, queried now and laid out when called.
 Fetch = Callable[[list[str]], Callable[[], grid.Groups]]
+#: The arithmetic half: told by the event when its caller has stopped waiting.
+Job = Callable[[threading.Event], "Sliced"]
 
 
 @dataclass(frozen=True)
@@ -59,42 +61,65 @@ def plan(
     bands: str,
     fetch: Fetch,
     count: Callable[[list[str]], int],
-) -> Callable[[], Sliced]:
+) -> Job:
     """Query the groups of the series and segments (``span``: the first and last date of the
-    valid rows); the returned job computes them without the engine, on any thread."""
+    valid rows); the returned job computes them without the engine, on any thread. A segment
+    with too many values fetches nothing: the job raises that error (when the caller asks for
+    the result, after its own checks, as it did before the job had a thread)."""
     opt = slices.Options(top, pareto, bands, prepared.scale)
     seg_name = dict(zip(seg_cols, prepared.segments, strict=True))
-    first = (win.first_day if win else None) or (span[0].date() if span[0] else None)
-    last = (win.last_day if win else None) or (span[1].date() if span[1] else None)
-    period_args = (first, last, scope.period) if scope.period and first and last else None
-    by_period = fetch(["period"]) if period_args else None
-    parts = []
+    specs = []
     for spec in scope.segments:
         cols = [resolve_in(seg_cols, c) for c in spec]
         by = [seg_name[c] for c in cols]
         values = count(by)
         if values > grid.MAX_SEGMENT_VALUES:
-            raise UsageError(
+            return _refuse(UsageError(
                 f"--segment {','.join(cols)}: {values:,} distinct values; a segment is a "
                 f"column with few values (at most {grid.MAX_SEGMENT_VALUES:,}), such as a "
                 "region or a channel"
-            )
-        parts.append((cols, fetch(by), fetch([*by, "period"]) if period_args else None))
+            ))  # fmt: skip
+        specs.append((cols, by))
+    first = (win.first_day if win else None) or (span[0].date() if span[0] else None)
+    last = (win.last_day if win else None) or (span[1].date() if span[1] else None)
+    period_args = (first, last, scope.period) if scope.period and first and last else None
+    # Each view's table is dropped as soon as it is laid out (the job holds no two at once).
+    views: list[Callable[[], grid.Groups] | None] = []
+    if period_args:
+        views.append(fetch(["period"]))
+    for _, by in specs:
+        views += [fetch(by), fetch([*by, "period"]) if period_args else None]
 
-    def job() -> Sliced:
+    def job(stop: threading.Event) -> Sliced:
         periods = None
-        if by_period is not None and period_args is not None:
-            periods = slices.series(by_period(), (), *period_args, opt)
+        if period_args is not None:
+            layout = views.pop(0)
+            assert layout is not None
+            periods = slices.series(layout(), (), *period_args, opt)
+            del layout
         if not scope.segments:
             return Sliced(periods, None, None)
         segments: list[Segment] = []
         theil: list[Callable[[int], TheilSplit]] = []
-        for cols, groups_of, per_period_of in parts:
+        for cols, _ in specs:
+            if stop.is_set():
+                raise Cancelled
+            groups_of, per_period_of = views.pop(0), views.pop(0)
+            assert groups_of is not None
             groups = groups_of()
             per_period = per_period_of() if per_period_of else None
+            del groups_of, per_period_of
             segments += slices.segments(groups, cols, opt, per_period, period_args)
             theil.append(slices.theil_of(groups, cols))
+            del groups, per_period
         return Sliced(periods, segments, theil)
+
+    return job
+
+
+def _refuse(error: Exception) -> Job:
+    def job(stop: threading.Event) -> Sliced:
+        raise error
 
     return job
 
@@ -148,31 +173,47 @@ def over_time_and_segments(
         (tot.date_min, tot.date_max), prepared, scope, win, seg_cols, top, pareto, bands,
         fetch, count,
     )  # fmt: skip
-    return attach(result, job(), int(tot.units.size), scope, win, seg_cols)
+    return attach(result, job(threading.Event()), int(tot.units.size), scope, win, seg_cols)
 
 
-def start(job: Callable[[], Sliced]) -> Callable[[], Sliced]:
-    """Run ``job`` on a thread of its own; the returned function waits for its result (and
-    raises its error). The job holds the GIL only between numpy and Arrow calls."""
-    out: list[Sliced] = []
-    failed: list[BaseException] = []
+class Cancelled(Exception):
+    """The caller of :func:`start` stopped waiting (its own step failed): the job gives up."""
 
-    def work() -> None:
+
+class Pending:
+    """A job of :func:`plan` running on a thread of its own (see :func:`start`)."""
+
+    def __init__(self, job: Job) -> None:
+        self._stop = threading.Event()
+        self._out: list[Sliced] = []
+        self._failed: list[BaseException] = []
+        self._thread = threading.Thread(
+            target=self._work, args=(job,), name="topshare-breakdown", daemon=True
+        )
+        self._thread.start()
+
+    def _work(self, job: Job) -> None:
         try:
-            out.append(job())
+            self._out.append(job(self._stop))
         except BaseException as e:  # handed to the caller, raised on its thread
-            failed.append(e)
+            self._failed.append(e)
 
-    thread = threading.Thread(target=work, name="topshare-breakdown", daemon=True)
-    thread.start()
+    def result(self) -> Sliced:
+        """Wait for the job; its result, or its error raised here."""
+        self._thread.join()
+        if self._failed:
+            raise self._failed[0]
+        return self._out[0]
 
-    def wait() -> Sliced:
-        thread.join()
-        if failed:
-            raise failed[0]
-        return out[0]
+    def cancel(self) -> None:
+        """Ask the job to stop at its next view (the caller does not wait for it)."""
+        self._stop.set()
 
-    return wait
+
+def start(job: Job) -> Pending:
+    """Run ``job`` on a thread of its own. The job holds the GIL only between numpy and Arrow
+    calls, so the caller's engine queries run meanwhile."""
+    return Pending(job)
 
 
 def _ready(load: Callable[[list[str]], grid.Groups]) -> Fetch:
