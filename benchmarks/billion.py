@@ -113,11 +113,11 @@ class SpillWatch:
 
 
 def run(contender: str, pattern: str, spill: Path, memory_limit: str | None) -> dict[str, Any]:
-    env = dict(os.environ, TOPSHARE_SPILL_DIR=str(spill))
+    # Both spill where the watch looks (the SQL's own default directory would be missed).
+    env = dict(os.environ, TOPSHARE_SPILL_DIR=str(spill), BENCH_DUCKDB_SPILL_DIR=str(spill))
     if memory_limit:
         env["TOPSHARE_MEMORY_LIMIT"] = memory_limit  # topshare
         env["BENCH_DUCKDB_MEMORY_LIMIT"] = memory_limit  # the hand-written SQL (contenders.py)
-        env["BENCH_DUCKDB_SPILL_DIR"] = str(spill)
     shutil.rmtree(spill, ignore_errors=True)
     cmd = [sys.executable, str(CHILD), contender, "parquet", pattern, "--case", "kpi"]
     t0 = time.perf_counter()

@@ -347,3 +347,12 @@ def test_explorers_are_bounded_and_rebuilt_when_asked_again(log: Path) -> None:
         d, m = forgotten
         assert values(get(web, f"/api/top?top=50&dimension={d}&measure={m}")) == _expected(d, m)
         assert len(ex._explorers) == MAX_EXPLORERS
+
+
+def test_a_misspelt_parameter_lists_the_logs_own(app: Any) -> None:
+    r = request(app, "/api/top?dimensions=ip")
+    assert r.status_code == 400
+    message = r.json()["error"]["message"]
+    assert message.startswith("unknown query parameter 'dimensions' (this view takes: ")
+    assert "dimension, filter" in message
+    assert "measure, pareto" in message

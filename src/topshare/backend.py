@@ -84,8 +84,11 @@ def connect(threads: int | None = None, memory_limit: str | None = None, tz: str
     ``memory_limit`` (else ``$TOPSHARE_MEMORY_LIMIT``) caps DuckDB's memory, which spills the
     rest to ``$TOPSHARE_SPILL_DIR`` (else ``topshare-spill`` in the temporary directory).
     """
-    spill = os.environ.get(SPILL_DIR_ENV) or os.path.join(tempfile.gettempdir(), "topshare-spill")
-    memory_limit = memory_limit or os.environ.get(MEMORY_LIMIT_ENV) or None
+    spill = os.environ.get(SPILL_DIR_ENV, "").strip() or os.path.join(
+        tempfile.gettempdir(), "topshare-spill"
+    )
+    from_env = not memory_limit
+    memory_limit = memory_limit or os.environ.get(MEMORY_LIMIT_ENV, "").strip() or None
     con = DuckDBBackend().connect(database=":memory:")
     raw = con.con
     raw.execute("SET TimeZone = ?", [tz])
@@ -101,8 +104,8 @@ def connect(threads: int | None = None, memory_limit: str | None = None, tz: str
             raw.execute("SET memory_limit = ?", [memory_limit.strip()])
         except duckdb.Error as exc:
             con.disconnect()
+            named = f" (${MEMORY_LIMIT_ENV})" if from_env else ""
             raise UsageError(
-                f"memory limit {memory_limit!r} (${MEMORY_LIMIT_ENV}): not a size; give one "
-                "such as 4GB or 500MB"
+                f"memory limit {memory_limit!r}{named}: not a size; give one such as 4GB or 500MB"
             ) from exc
     return con

@@ -176,17 +176,23 @@ def _query_names(route: APIRoute) -> frozenset[str]:
     return frozenset(names)
 
 
-def _known_query(request: Request) -> None:
-    """Refuse a query parameter the view does not take (a misspelt ``date_from=`` for
-    ``from=`` would otherwise answer for the whole range, silently)."""
-    route = request.scope.get("route")
-    if not isinstance(route, APIRoute) or not route.path.startswith("/api/"):
-        return  # the page itself: a link may carry anything (tracking tags, say)
-    names = _query_names(route)
-    for key in request.query_params:
-        if key not in names and key not in _GUARD_PARAMETERS:
-            known = ", ".join(sorted(names)) or "none"
-            raise _BadRequest(f"unknown query parameter {key!r} (this view takes: {known})")
+def _known_query(hidden: frozenset[str]) -> Callable[[Request], None]:
+    """A dependency refusing a query parameter the view does not take (a misspelt
+    ``date_from=`` for ``from=`` would otherwise answer for the whole range, silently).
+    ``hidden``: parameters this app's document leaves out (the log ones of a sales source;
+    they are refused with their own message), not listed among the view's own."""
+
+    def check(request: Request) -> None:
+        route = request.scope.get("route")
+        if not isinstance(route, APIRoute) or not route.path.startswith("/api/"):
+            return  # the page itself: a link may carry anything (tracking tags, say)
+        names = _query_names(route)
+        for key in request.query_params:
+            if key not in names and key not in _GUARD_PARAMETERS:
+                known = ", ".join(sorted(names - hidden)) or "none"
+                raise _BadRequest(f"unknown query parameter {key!r} (this view takes: {known})")
+
+    return check
 
 
 AskDep = Annotated[Ask, Depends(_ask)]
@@ -373,7 +379,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
-        dependencies=[Depends(_known_query)],
+        dependencies=[Depends(_known_query(frozenset(() if log else traffic_api.PARAMETERS)))],
     )
 
     @app.exception_handler(RequestValidationError)
