@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 #: ``fetch(by)``: the groups of the cells by ``by``, queried now and laid out when called.
 Fetch = Callable[[list[str]], Callable[[], grid.Groups]]
-#: The arithmetic half: told by the event when its caller has stopped waiting.
+#: The arithmetic half, run once: told by the event when its caller has stopped waiting.
 Job = Callable[[threading.Event], "Sliced"]
 
 
@@ -83,7 +83,7 @@ def plan(
     first = (win.first_day if win else None) or (span[0].date() if span[0] else None)
     last = (win.last_day if win else None) or (span[1].date() if span[1] else None)
     period_args = (first, last, scope.period) if scope.period and first and last else None
-    # Each view's table is dropped as soon as it is laid out (the job holds no two at once).
+    # Each view's table is dropped once the job has computed it (so a job runs once).
     views: list[Callable[[], grid.Groups] | None] = []
     if period_args:
         views.append(fetch(["period"]))
@@ -211,8 +211,8 @@ class Pending:
 
 
 def start(job: Job) -> Pending:
-    """Run ``job`` on a thread of its own. The job holds the GIL only between numpy and Arrow
-    calls, so the caller's engine queries run meanwhile."""
+    """Run ``job`` on a thread of its own. The job spends most of its time in numpy and Arrow,
+    which release the GIL, as does DuckDB: the caller's engine queries run meanwhile."""
     return Pending(job)
 
 
