@@ -75,7 +75,7 @@ def test_a_failure_after_the_scan_cancels_the_job(
     with pytest.raises(topshare.RejectedRowsError):
         topshare.analyze(path, period="month", segments=["region"], strict=True)
     (p,) = pending
-    assert p._stop.is_set()
+    assert p.cancelled
 
 
 def test_an_error_inside_the_job_is_one_line_naming_the_source(

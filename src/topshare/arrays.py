@@ -59,11 +59,19 @@ def int64_array(column: Any, null: int | None = None) -> npt.NDArray[np.int64]:
     if not arr.null_count:
         return out  # read-only: a view of the Arrow buffer, not a copy
     out = out.copy()
-    if null is not None:
-        bits = np.frombuffer(arr.buffers()[0], dtype=np.uint8)
-        valid = np.unpackbits(bits, bitorder="little")[arr.offset : arr.offset + len(arr)]
-        out[valid == 0] = null
+    assert null is not None  # refused above
+    out[~valid_mask(arr)] = null
     return out
+
+
+def valid_mask(arr: Any) -> npt.NDArray[np.bool_]:
+    """Which values of an Arrow array are not NULL, from its validity bitmap."""
+    if not arr.null_count:
+        return np.ones(len(arr), dtype=np.bool_)
+    bits = np.frombuffer(arr.buffers()[0], dtype=np.uint8)
+    return np.unpackbits(bits, bitorder="little")[arr.offset : arr.offset + len(arr)].astype(
+        np.bool_
+    )
 
 
 def units_array(column: Any, scale: int) -> UnitsArray:

@@ -209,6 +209,10 @@ class Pending:
         """Ask the job to stop at its next view (the caller does not wait for it)."""
         self._stop.set()
 
+    @property
+    def cancelled(self) -> bool:
+        return self._stop.is_set()
+
 
 def start(job: Job) -> Pending:
     """Run ``job`` on a thread of its own. The job spends most of its time in numpy and Arrow,

@@ -25,6 +25,7 @@ from topshare.arrays import (
     one_text_array,
     python_values,
     units_array,
+    valid_mask,
 )
 from topshare.metrics import theil_split
 from topshare.money import UnitsArray
@@ -173,18 +174,17 @@ def _sorted_codes(column: Any) -> tuple[npt.NDArray[np.int64], int]:
     """Codes 0..k-1 that sort like the values (NULL last), and k + 1 (the radix). Dates (the
     period keys) are their day numbers from the first, without a dictionary."""
     arr = chunk(column)
-    if pa.types.is_date32(arr.type) and not arr.null_count and len(arr):
-        # The day numbers themselves (date32 holds them as int32): one pass, no copy first.
+    if pa.types.is_date32(arr.type) and arr.null_count < len(arr):
+        # The day numbers themselves (date32 holds them as int32), read in place: one pass.
         days = np.frombuffer(
             arr.buffers()[1], dtype=np.int32, count=len(arr), offset=arr.offset * 4
         )
-        first, last = int(days.min()), int(days.max())
-        return np.subtract(days, first, dtype=np.int64), last - first + 2
-    if pa.types.is_date32(arr.type) and arr.null_count < len(arr):
-        days = arr.cast(pa.int32())
-        span = pc.min_max(days).as_py()
+        span = pc.min_max(arr.view(pa.int32())).as_py()  # NULLs (any day number) left out
         first, last = int(span["min"]), int(span["max"])
-        return int64_array(days, null=last + 1) - first, last - first + 2
+        codes = np.subtract(days, first, dtype=np.int64)
+        if arr.null_count:
+            codes[~valid_mask(arr)] = last - first + 1
+        return codes, last - first + 2
     encoded = pc.dictionary_encode(arr)
     values = encoded.dictionary.to_pylist()
     rank = np.empty(len(values) + 1, dtype=np.int64)
